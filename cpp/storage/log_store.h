@@ -1,0 +1,66 @@
+// The raft log on WiredTiger: raft::Storage for reads, plus the writes a Ready asks for.
+//
+// Tables (both journaled, so a commit with sync is durable without a checkpoint):
+//   raft_log:   big-endian index -> [term: 8 bytes big-endian][type: 1 byte][data]
+//   raft_state: "hard_state" -> raft::EncodeHardState, "conf_state" -> EncodeConfState,
+//               "snapshot" -> EncodeSnapshotMetadata, "snapshot_data" -> bytes,
+//               "dummy" -> [index][term] of the entry before FirstIndex() (after compaction).
+// Opening reads the first and last index by seeking the ends of raft_log: no scan.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <vector>
+
+#include "base/status.h"
+#include "raft/storage.h"
+#include "raft/types.h"
+#include "storage/db.h"
+
+namespace cairn::storage {
+
+// Thread safety: as raft::Storage says, one thread (the raft thread) reads and writes it.
+class LogStore final : public raft::Storage {
+ public:
+  static Result<std::unique_ptr<LogStore>> Open(Db* db);
+
+  Result<raft::InitialState> GetInitialState() const override;
+  Result<std::vector<raft::Entry>> Entries(uint64_t lo, uint64_t hi,
+                                           uint64_t max_bytes) const override;
+  Result<uint64_t> Term(uint64_t i) const override;
+  Result<uint64_t> FirstIndex() const override;
+  Result<uint64_t> LastIndex() const override;
+  Result<raft::Snapshot> GetSnapshot() const override;
+
+  // Persists one Ready: the hard state (if given) and the entries, replacing any existing
+  // entries at their indexes and after (a new leader's log wins), in one transaction
+  // committed with sync: one fsync for the batch. Entries must be contiguous and start no
+  // later than LastIndex()+1; entries already compacted are skipped.
+  Status Save(const std::optional<raft::HardState>& hard_state,
+              const std::vector<raft::Entry>& entries);
+  // Saves the membership that GetInitialState returns (after a conf change is applied).
+  Status SetConfState(const raft::ConfState& conf_state);
+  // Replaces the whole log with a received snapshot's metadata (and data). Synced.
+  // ErrSnapshotOutOfDate when older than the snapshot held.
+  Status ApplySnapshot(const raft::Snapshot& snapshot);
+  // Records a snapshot of the local state at applied index i (<= LastIndex()).
+  Status CreateSnapshot(uint64_t i, const raft::ConfState& conf_state, std::string data);
+  // Discards entries before compact_index (<= LastIndex()); the entry at compact_index
+  // becomes the dummy whose term stays readable. The caller keeps compact_index at or
+  // below the applied index of the last checkpoint, so replay after a crash still finds
+  // every entry it needs.
+  Status Compact(uint64_t compact_index);
+
+ private:
+  LogStore(Db* db, std::unique_ptr<Session> session) : db_(db), session_(std::move(session)) {}
+  Status Load();
+
+  Db* db_;
+  std::unique_ptr<Session> session_;
+  uint64_t dummy_index_ = 0;  // entry before the first; its term is dummy_term_
+  uint64_t dummy_term_ = 0;
+  uint64_t last_index_ = 0;
+};
+
+}  // namespace cairn::storage
