@@ -1,0 +1,92 @@
+// The MVCC key-value store: etcd 3.5's revisions, ranges, puts, deletes, txns, compaction
+// and hashes, on the WiredTiger tables of cpp/storage (layout in mvcc/codec.h).
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <vector>
+
+#include "base/status.h"
+#include "mvcc/types.h"
+#include "storage/db.h"
+
+namespace cairn::mvcc {
+
+// Thread safety: reads (Range, Hash, HashKV, the accessors) from any thread, each on a
+// pooled session in a WiredTiger snapshot, so they neither block nor see a write half
+// done. Writes (Put, DeleteRange, Txn, Compact, SetAppliedIndex) are serialized inside;
+// the server issues them from its apply thread. RunCompaction may run on another thread
+// alongside writes: it deletes only revisions no read or write can need any more.
+class Store {
+ public:
+  // Opens the store on `db` (which must outlive it), reading only the meta record.
+  static Result<std::unique_ptr<Store>> Open(storage::Db* db);
+  ~Store();
+  Store(const Store&) = delete;
+  Store& operator=(const Store&) = delete;
+
+  Result<RangeResponse> Range(const RangeRequest& req) const;
+
+  // Each write runs in one WiredTiger transaction that also stores `applied_index` (the
+  // raft entry being applied), appends the events it produced to `events` (may be null)
+  // and bumps the revision only when it changed something. A refused write still stores
+  // the applied index, so that replay after a crash does not apply the entry again.
+  Result<PutResponse> Put(const PutRequest& req, uint64_t applied_index,
+                          std::vector<Event>* events);
+  Result<DeleteRangeResponse> DeleteRange(const DeleteRangeRequest& req, uint64_t applied_index,
+                                          std::vector<Event>* events);
+  Result<TxnResponse> Txn(const TxnRequest& req, uint64_t applied_index,
+                          std::vector<Event>* events);
+  // Marks every revision below `revision` compacted (reads there fail from now on) and
+  // schedules their removal, which RunCompaction does. etcd's errors: Compacted when at or
+  // below the compacted revision, FutureRev when above the current one.
+  Result<CompactResponse> Compact(int64_t revision, uint64_t applied_index);
+  // Stores the applied index of a raft entry that does not touch the MVCC state.
+  Status SetAppliedIndex(uint64_t applied_index);
+
+  // Removes what the scheduled compaction made unreachable, in transactions of at most
+  // about `batch` revisions each, so writers wait for no more than one batch. Resumes
+  // after a crash where the last committed batch left off (the meta record says where).
+  Status RunCompaction(size_t batch = 1000);
+  // One batch of RunCompaction: true when nothing is left.
+  Result<bool> CompactBatch(size_t batch);
+
+  // crc32c over every revision held (etcd's Hash, for the whole key space).
+  Result<HashResult> Hash() const;
+  // etcd's HashKV: crc32c over the revisions in (compacted, revision] plus those at or
+  // below the compacted revision that are still a live key's latest at `revision`; equal
+  // on members with the same history whether or not their compaction has finished.
+  // revision 0: the current one.
+  Result<HashResult> HashKV(int64_t revision) const;
+
+  int64_t current_revision() const { return current_rev_.load(); }
+  int64_t compact_revision() const { return compact_rev_.load(); }
+  uint64_t applied_index() const { return applied_index_.load(); }
+
+ private:
+  class View;
+  class Writer;
+
+  explicit Store(storage::Db* db) : db_(db) {}
+  Status Load();
+  // Runs `fn` on the writer session in one transaction that also stores the applied index
+  // and the new revision; rolls back and stores only the applied index when fn fails.
+  template <typename Fn>
+  auto Write(uint64_t applied_index, std::vector<Event>* events, Fn fn)
+      -> decltype(fn(std::declval<Writer*>()));
+
+  storage::Db* db_;
+  std::mutex write_mu_;
+  std::unique_ptr<storage::Session> writer_session_;  // guarded by write_mu_
+  std::mutex compact_mu_;
+  std::unique_ptr<storage::Session> compact_session_;  // guarded by compact_mu_
+  Revision compact_progress_;                          // guarded by compact_mu_
+  std::atomic<int64_t> current_rev_{1};
+  std::atomic<int64_t> compact_rev_{-1};
+  std::atomic<uint64_t> applied_index_{0};
+};
+
+}  // namespace cairn::mvcc

@@ -1,0 +1,569 @@
+// Unit tests of the MVCC store, one etcd rule each.
+#include "mvcc/store.h"
+
+#include <gtest/gtest.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "base/etcd_errors.h"
+#include "mvcc/check.h"
+#include "storage/test_dir.h"
+
+namespace cairn::mvcc {
+namespace {
+
+using namespace std::string_literals;
+
+class StoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override { Reopen(); }
+  void Reopen() {
+    store_.reset();
+    db_.reset();
+    storage::DbOptions options;
+    options.checkpoint_interval_s = 0;
+    options.cache_size_mb = 32;
+    auto db = storage::Db::Open(dir_.path(), options);
+    ASSERT_TRUE(db.ok()) << db.status().ToString();
+    db_ = std::move(*db);
+    auto store = Store::Open(db_.get());
+    ASSERT_TRUE(store.ok()) << store.status().ToString();
+    store_ = std::move(*store);
+  }
+
+  PutResponse Put(const std::string& k, const std::string& v, int64_t lease = 0) {
+    PutRequest req;
+    req.key = k;
+    req.value = v;
+    req.lease = lease;
+    auto r = store_->Put(req, ++index_, &events_);
+    EXPECT_TRUE(r.ok()) << r.status().ToString();
+    return r.ok() ? *r : PutResponse{};
+  }
+  DeleteRangeResponse Delete(const std::string& k, const std::string& end = "") {
+    DeleteRangeRequest req;
+    req.key = k;
+    req.range_end = end;
+    req.prev_kv = true;
+    auto r = store_->DeleteRange(req, ++index_, &events_);
+    EXPECT_TRUE(r.ok()) << r.status().ToString();
+    return r.ok() ? *r : DeleteRangeResponse{};
+  }
+  RangeResponse Get(const std::string& k, const std::string& end = "", int64_t rev = 0) {
+    RangeRequest req;
+    req.key = k;
+    req.range_end = end;
+    req.revision = rev;
+    auto r = store_->Range(req);
+    EXPECT_TRUE(r.ok()) << r.status().ToString();
+    return r.ok() ? *r : RangeResponse{};
+  }
+  static std::vector<std::string> Keys(const RangeResponse& r) {
+    std::vector<std::string> out;
+    for (const auto& kv : r.kvs) out.push_back(kv.key);
+    return out;
+  }
+  Result<TxnResponse> Txn(const TxnRequest& req) { return store_->Txn(req, ++index_, &events_); }
+
+  storage::TempDir dir_;
+  std::unique_ptr<storage::Db> db_;
+  std::unique_ptr<Store> store_;
+  uint64_t index_ = 0;
+  std::vector<Event> events_;
+};
+
+Compare Cmp(const std::string& key, CompareTarget target, CompareResult result, int64_t n,
+            const std::string& value = "", const std::string& end = "") {
+  Compare c;
+  c.key = key;
+  c.range_end = end;
+  c.target = target;
+  c.result = result;
+  c.number = n;
+  c.value = value;
+  return c;
+}
+RequestOp PutOp(const std::string& k, const std::string& v) {
+  PutRequest p;
+  p.key = k;
+  p.value = v;
+  return RequestOp{p};
+}
+RequestOp DelOp(const std::string& k, const std::string& end = "") {
+  DeleteRangeRequest d;
+  d.key = k;
+  d.range_end = end;
+  return RequestOp{d};
+}
+RequestOp GetOp(const std::string& k, int64_t rev = 0) {
+  RangeRequest r;
+  r.key = k;
+  r.revision = rev;
+  return RequestOp{r};
+}
+
+TEST_F(StoreTest, AFreshStoreIsAtRevisionOneAndTheFirstPutMakesTwo) {
+  EXPECT_EQ(store_->current_revision(), 1);
+  EXPECT_EQ(store_->compact_revision(), -1);
+  EXPECT_EQ(Get("a").revision, 1);
+  EXPECT_EQ(Put("a", "1").revision, 2);
+  auto r = Get("a");
+  ASSERT_EQ(r.kvs.size(), 1u);
+  EXPECT_EQ(r.kvs[0], (KeyValue{"a", 2, 2, 1, "1", 0}));
+  EXPECT_EQ(r.revision, 2);
+}
+
+TEST_F(StoreTest, PutsBumpVersionAndModButKeepCreateEvenForTheSameValue) {
+  Put("a", "1");
+  Put("a", "1");
+  Put("a", "2", 7);
+  EXPECT_EQ(Get("a").kvs[0], (KeyValue{"a", 2, 4, 3, "2", 7}));
+}
+
+TEST_F(StoreTest, DeleteResetsVersionAndARecreatedKeyStartsANewLife) {
+  Put("a", "1");
+  Put("a", "2");
+  auto d = Delete("a");
+  EXPECT_EQ(d.deleted, 1);
+  EXPECT_EQ(d.revision, 4);
+  ASSERT_EQ(d.prev_kvs.size(), 1u);
+  EXPECT_EQ(d.prev_kvs[0].value, "2");
+  EXPECT_TRUE(Get("a").kvs.empty());
+  Put("a", "3");
+  EXPECT_EQ(Get("a").kvs[0], (KeyValue{"a", 5, 5, 1, "3", 0}));
+}
+
+TEST_F(StoreTest, ADeleteThatDeletesNothingDoesNotBumpTheRevision) {
+  Put("a", "1");
+  auto d = Delete("b");
+  EXPECT_EQ(d.deleted, 0);
+  EXPECT_EQ(d.revision, 2);
+  EXPECT_EQ(store_->current_revision(), 2);
+  EXPECT_EQ(store_->applied_index(), index_);
+}
+
+TEST_F(StoreTest, RangeEndSelectsOneKeyAPrefixOrEverythingFromKey) {
+  for (const char* k : {"a", "ab", "b", "c"}) Put(k, "v");
+  EXPECT_EQ(Keys(Get("a")), (std::vector<std::string>{"a"}));
+  EXPECT_EQ(Keys(Get("a", "b")), (std::vector<std::string>{"a", "ab"}));
+  EXPECT_EQ(Keys(Get("ab", "\0"s)), (std::vector<std::string>{"ab", "b", "c"}));
+  EXPECT_EQ(Keys(Get("\0"s, "\0"s)), (std::vector<std::string>{"a", "ab", "b", "c"}));
+  EXPECT_TRUE(Get("c", "a").kvs.empty());
+  EXPECT_TRUE(Get("abc").kvs.empty());
+  RangeRequest empty;
+  EXPECT_EQ(store_->Range(empty).status(), etcd::EmptyKey());
+}
+
+TEST_F(StoreTest, RangeAtAnOldRevisionSeesTheStateThen) {
+  Put("a", "1");  // 2
+  Put("b", "1");  // 3
+  Put("a", "2");  // 4
+  Delete("b");    // 5
+  Put("b", "2");  // 6
+  auto at3 = Get("a", "\0"s, 3);
+  ASSERT_EQ(at3.kvs.size(), 2u);
+  EXPECT_EQ(at3.kvs[0], (KeyValue{"a", 2, 2, 1, "1", 0}));
+  EXPECT_EQ(at3.kvs[1], (KeyValue{"b", 3, 3, 1, "1", 0}));
+  EXPECT_EQ(at3.revision, 6);  // the header carries the current revision
+  EXPECT_EQ(Keys(Get("a", "\0"s, 5)), (std::vector<std::string>{"a"}));
+  EXPECT_EQ(Get("b", "", 6).kvs[0], (KeyValue{"b", 6, 6, 1, "2", 0}));
+  EXPECT_TRUE(Get("a", "\0"s, 1).kvs.empty());
+  RangeRequest future;
+  future.key = "a";
+  future.revision = 7;
+  EXPECT_EQ(store_->Range(future).status(), etcd::FutureRev());
+}
+
+TEST_F(StoreTest, LimitSetsMoreAndCountIsTheWholeRange) {
+  for (const char* k : {"a", "b", "c", "d"}) Put(k, "v");
+  RangeRequest req;
+  req.key = "a";
+  req.range_end = "z";
+  req.limit = 2;
+  auto r = *store_->Range(req);
+  EXPECT_EQ(Keys(r), (std::vector<std::string>{"a", "b"}));
+  EXPECT_TRUE(r.more);
+  EXPECT_EQ(r.count, 4);
+  req.limit = 4;
+  r = *store_->Range(req);
+  EXPECT_FALSE(r.more);
+  req.count_only = true;
+  r = *store_->Range(req);
+  EXPECT_TRUE(r.kvs.empty());
+  EXPECT_EQ(r.count, 4);
+  req.count_only = false;
+  req.keys_only = true;
+  r = *store_->Range(req);
+  ASSERT_EQ(r.kvs.size(), 4u);
+  EXPECT_EQ(r.kvs[3].value, "");
+  EXPECT_EQ(r.kvs[3].version, 1);
+}
+
+TEST_F(StoreTest, SortOrdersByEachTargetAndNoneMeansAscendingForOtherTargets) {
+  Put("a", "3");  // 2
+  Put("b", "1");  // 3
+  Put("c", "2");  // 4
+  Put("b", "4");  // 5
+  Put("b", "5");  // 6
+  Put("a", "0");  // 7
+  RangeRequest req;
+  req.key = "a";
+  req.range_end = "z";
+  req.sort_target = SortTarget::kValue;
+  EXPECT_EQ(Keys(*store_->Range(req)), (std::vector<std::string>{"a", "c", "b"}));
+  req.sort_order = SortOrder::kDescend;
+  EXPECT_EQ(Keys(*store_->Range(req)), (std::vector<std::string>{"b", "c", "a"}));
+  req.sort_target = SortTarget::kVersion;  // a:2 b:3 c:1
+  EXPECT_EQ(Keys(*store_->Range(req)), (std::vector<std::string>{"b", "a", "c"}));
+  req.sort_target = SortTarget::kMod;  // a:7 b:6 c:4
+  req.sort_order = SortOrder::kAscend;
+  EXPECT_EQ(Keys(*store_->Range(req)), (std::vector<std::string>{"c", "b", "a"}));
+  req.sort_target = SortTarget::kCreate;  // a:2 b:3 c:4
+  req.sort_order = SortOrder::kDescend;
+  EXPECT_EQ(Keys(*store_->Range(req)), (std::vector<std::string>{"c", "b", "a"}));
+  req.sort_target = SortTarget::kKey;
+  EXPECT_EQ(Keys(*store_->Range(req)), (std::vector<std::string>{"c", "b", "a"}));
+  req.limit = 1;
+  auto r = *store_->Range(req);
+  EXPECT_EQ(Keys(r), (std::vector<std::string>{"c"}));
+  EXPECT_TRUE(r.more);
+  EXPECT_EQ(r.count, 3);
+}
+
+TEST_F(StoreTest, SortNoneWithAnotherTargetSortsOnlyTheFetchedPageAsEtcdDoes) {
+  Put("a", "3");
+  Put("b", "2");
+  Put("c", "1");
+  RangeRequest req;
+  req.key = "a";
+  req.range_end = "z";
+  req.sort_target = SortTarget::kValue;
+  req.limit = 1;  // etcd fetches a, b (limit + 1), sorts them by value, keeps one
+  auto r = *store_->Range(req);
+  EXPECT_EQ(Keys(r), (std::vector<std::string>{"b"}));
+  EXPECT_TRUE(r.more);
+}
+
+TEST_F(StoreTest, RevisionFiltersPruneButCountIgnoresThem) {
+  Put("a", "1");  // 2
+  Put("b", "1");  // 3
+  Put("c", "1");  // 4
+  Put("a", "2");  // 5
+  RangeRequest req;
+  req.key = "a";
+  req.range_end = "z";
+  req.min_mod_revision = 4;
+  auto r = *store_->Range(req);
+  EXPECT_EQ(Keys(r), (std::vector<std::string>{"a", "c"}));
+  EXPECT_EQ(r.count, 3);
+  req.min_mod_revision = 0;
+  req.max_create_revision = 3;
+  req.min_create_revision = 3;
+  EXPECT_EQ(Keys(*store_->Range(req)), (std::vector<std::string>{"b"}));
+  req.min_create_revision = 0;
+  req.max_create_revision = 0;
+  req.max_mod_revision = 3;
+  EXPECT_EQ(Keys(*store_->Range(req)), (std::vector<std::string>{"b"}));
+}
+
+TEST_F(StoreTest, PutOptionsPrevKvIgnoreValueAndIgnoreLease) {
+  Put("a", "1", 5);
+  PutRequest req;
+  req.key = "a";
+  req.ignore_value = true;
+  req.prev_kv = true;
+  auto r = store_->Put(req, ++index_, nullptr);
+  ASSERT_TRUE(r.ok());
+  ASSERT_TRUE(r->prev_kv.has_value());
+  EXPECT_EQ(r->prev_kv->value, "1");
+  EXPECT_EQ(Get("a").kvs[0], (KeyValue{"a", 2, 3, 2, "1", 0}));  // lease not kept
+  req.ignore_value = false;
+  req.value = "2";
+  req.ignore_lease = true;
+  Put("a", "x", 9);
+  ASSERT_TRUE(store_->Put(req, ++index_, nullptr).ok());
+  EXPECT_EQ(Get("a").kvs[0], (KeyValue{"a", 2, 5, 4, "2", 9}));
+}
+
+TEST_F(StoreTest, PutOptionErrorsAreEtcdsAndChangeNothingButTheAppliedIndex) {
+  Put("a", "1");
+  PutRequest req;
+  req.key = "missing";
+  req.ignore_value = true;
+  EXPECT_EQ(store_->Put(req, 10, &events_).status(), etcd::KeyNotFound());
+  EXPECT_EQ(store_->applied_index(), 10u);
+  req.ignore_value = false;
+  req.ignore_lease = true;
+  EXPECT_EQ(store_->Put(req, 11, &events_).status(), etcd::KeyNotFound());
+  req.key = "a";
+  req.lease = 3;
+  EXPECT_EQ(store_->Put(req, 12, &events_).status(), etcd::LeaseProvided());
+  req.ignore_lease = false;
+  req.ignore_value = true;
+  req.value = "v";
+  EXPECT_EQ(store_->Put(req, 13, &events_).status(), etcd::ValueProvided());
+  req.key = "";
+  EXPECT_EQ(store_->Put(req, 14, &events_).status(), etcd::EmptyKey());
+  EXPECT_EQ(store_->current_revision(), 2);
+  EXPECT_EQ(events_.size(), 1u);
+}
+
+TEST_F(StoreTest, WritesReturnTheirEventsWithPreviousValues) {
+  Put("a", "1");
+  Put("b", "1");
+  events_.clear();
+  Put("a", "2");
+  Delete("a", "c");
+  ASSERT_EQ(events_.size(), 3u);
+  EXPECT_EQ(events_[0].type, Event::Type::kPut);
+  EXPECT_EQ(events_[0].kv, (KeyValue{"a", 2, 4, 2, "2", 0}));
+  EXPECT_EQ(events_[0].prev_kv->value, "1");
+  EXPECT_EQ(events_[1].type, Event::Type::kDelete);
+  EXPECT_EQ(events_[1].kv, (KeyValue{"a", 0, 5, 0, "", 0}));
+  EXPECT_EQ(events_[1].prev_kv->value, "2");
+  EXPECT_EQ(events_[2].kv.key, "b");
+  EXPECT_EQ(events_[2].kv.mod_revision, 5);
+}
+
+TEST_F(StoreTest, TxnComparesEveryTargetAndMissingKeysCompareAsZero) {
+  Put("a", "x", 3);  // create 2 mod 2 version 1 lease 3
+  auto check = [&](Compare c, bool want) {
+    TxnRequest t;
+    t.compare = {std::move(c)};
+    auto r = Txn(t);
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    EXPECT_EQ(r->succeeded, want);
+  };
+  check(Cmp("a", CompareTarget::kVersion, CompareResult::kEqual, 1), true);
+  check(Cmp("a", CompareTarget::kCreate, CompareResult::kGreater, 1), true);
+  check(Cmp("a", CompareTarget::kMod, CompareResult::kLess, 2), false);
+  check(Cmp("a", CompareTarget::kLease, CompareResult::kNotEqual, 3), false);
+  check(Cmp("a", CompareTarget::kValue, CompareResult::kEqual, 0, "x"), true);
+  check(Cmp("a", CompareTarget::kValue, CompareResult::kGreater, 0, "w"), true);
+  check(Cmp("m", CompareTarget::kMod, CompareResult::kEqual, 0), true);
+  check(Cmp("m", CompareTarget::kVersion, CompareResult::kLess, 1), true);
+  check(Cmp("m", CompareTarget::kValue, CompareResult::kNotEqual, 0, "x"), false);
+  check(Cmp("m", CompareTarget::kValue, CompareResult::kEqual, 0, ""), false);
+  Put("b", "y");
+  check(Cmp("a", CompareTarget::kVersion, CompareResult::kEqual, 1, "", "c"), true);
+  check(Cmp("a", CompareTarget::kValue, CompareResult::kEqual, 0, "x", "c"), false);
+  EXPECT_EQ(store_->current_revision(), 3);  // read-only txns do not bump it
+}
+
+TEST_F(StoreTest, TxnWritesShareOneMainRevisionWithIncreasingSubs) {
+  Put("z", "0");
+  TxnRequest t;
+  t.compare = {Cmp("z", CompareTarget::kValue, CompareResult::kEqual, 0, "0")};
+  t.success = {PutOp("a", "1"), GetOp("a"), DelOp("z"), PutOp("b", "2")};
+  t.failure = {PutOp("f", "1")};
+  events_.clear();
+  auto r = Txn(t);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_TRUE(r->succeeded);
+  EXPECT_EQ(r->revision, 3);
+  ASSERT_EQ(r->responses.size(), 4u);
+  const auto& got = std::get<RangeResponse>(r->responses[1].response);
+  ASSERT_EQ(got.kvs.size(), 1u);  // a txn reads its own writes
+  EXPECT_EQ(got.kvs[0], (KeyValue{"a", 3, 3, 1, "1", 0}));
+  EXPECT_EQ(std::get<DeleteRangeResponse>(r->responses[2].response).deleted, 1);
+  EXPECT_EQ(events_.size(), 3u);
+  for (const auto& e : events_) EXPECT_EQ(e.kv.mod_revision, 3);
+  EXPECT_EQ(Get("b").kvs[0].create_revision, 3);
+  EXPECT_EQ(store_->current_revision(), 3);
+  // The failure branch runs when a compare fails.
+  r = Txn(t);
+  ASSERT_TRUE(r.ok());
+  EXPECT_FALSE(r->succeeded);
+  EXPECT_EQ(Get("f").kvs.size(), 1u);
+  EXPECT_EQ(r->revision, 4);
+}
+
+TEST_F(StoreTest, NestedTxnsDecideOnTheStateBeforeTheTxn) {
+  TxnRequest inner;
+  inner.compare = {Cmp("a", CompareTarget::kVersion, CompareResult::kEqual, 0)};
+  inner.success = {PutOp("inner-saw-no-a", "1")};
+  inner.failure = {PutOp("inner-saw-a", "1")};
+  TxnRequest outer;
+  outer.success = {PutOp("a", "1"), RequestOp{inner}};
+  auto r = Txn(outer);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  const auto& nested = std::get<TxnResponse>(r->responses[1].response);
+  EXPECT_TRUE(nested.succeeded);
+  EXPECT_EQ(nested.revision, 0);
+  EXPECT_EQ(Get("inner-saw-no-a").kvs.size(), 1u);
+  EXPECT_EQ(Get("inner-saw-no-a").kvs[0].mod_revision, 2);
+}
+
+TEST_F(StoreTest, ATxnThatWritesAKeyTwiceIsRefusedWithDuplicateKey) {
+  Put("a", "0");
+  TxnRequest t;
+  t.success = {PutOp("a", "1"), PutOp("a", "2")};
+  EXPECT_EQ(Txn(t).status(), etcd::DuplicateKey());
+  t.success = {PutOp("a", "1"), DelOp("a")};
+  EXPECT_EQ(Txn(t).status(), etcd::DuplicateKey());
+  t.success = {DelOp("a", "b"), PutOp("a", "1")};
+  EXPECT_EQ(Txn(t).status(), etcd::DuplicateKey());
+  TxnRequest nested;
+  nested.success = {PutOp("a", "2")};
+  t.success = {PutOp("a", "1"), RequestOp{nested}};
+  EXPECT_EQ(Txn(t).status(), etcd::DuplicateKey());
+  EXPECT_EQ(store_->current_revision(), 2);
+  // Then and else of one nested txn may write the same key: only one runs.
+  nested.failure = {PutOp("a", "3")};
+  t.success = {RequestOp{nested}};
+  EXPECT_TRUE(Txn(t).ok());
+  // Deleting twice is not a duplicate.
+  t.success = {DelOp("a"), DelOp("a", "b")};
+  EXPECT_TRUE(Txn(t).ok());
+}
+
+TEST_F(StoreTest, CheckTxnCountsOpsPerLevelLikeEtcd) {
+  TxnRequest t;
+  t.success = {PutOp("a", "1"), PutOp("b", "1"), PutOp("c", "1")};
+  EXPECT_TRUE(CheckTxn(t, 3).ok());
+  EXPECT_EQ(CheckTxn(t, 2), etcd::TooManyOps());
+  TxnRequest outer;
+  outer.success = {RequestOp{t}};
+  EXPECT_EQ(CheckTxn(outer, 3), etcd::TooManyOps());  // the nested one gets 3 - 1
+  EXPECT_TRUE(CheckTxn(outer, 4).ok());
+  TxnRequest empty_key;
+  empty_key.compare = {Cmp("", CompareTarget::kVersion, CompareResult::kEqual, 0)};
+  EXPECT_EQ(CheckTxn(empty_key, 10), etcd::EmptyKey());
+}
+
+TEST_F(StoreTest, TxnOpErrorsRefuseTheWholeTxn) {
+  Put("a", "1");
+  TxnRequest t;
+  PutRequest p;
+  p.key = "missing";
+  p.ignore_value = true;
+  t.success = {PutOp("b", "1"), RequestOp{p}};
+  EXPECT_EQ(Txn(t).status(), etcd::KeyNotFound());
+  t.success = {PutOp("b", "1"), GetOp("a", 3)};  // the txn's own revision is future
+  EXPECT_EQ(Txn(t).status(), etcd::FutureRev());
+  EXPECT_TRUE(Get("b").kvs.empty());
+  EXPECT_EQ(store_->current_revision(), 2);
+  EXPECT_EQ(store_->applied_index(), index_);
+}
+
+TEST_F(StoreTest, CompactionRefusesOldReadsAndKeepsTheLatestOfEachKey) {
+  Put("a", "1");  // 2
+  Put("a", "2");  // 3
+  Put("b", "1");  // 4
+  Delete("b");    // 5
+  Put("c", "1");  // 6
+  Put("a", "3");  // 7
+  auto before = store_->HashKV(0);
+  ASSERT_TRUE(before.ok());
+  auto at6 = Get("a", "\0"s, 6);
+  EXPECT_EQ(store_->Compact(8, ++index_).status(), etcd::FutureRev());
+  auto c = store_->Compact(6, ++index_);
+  ASSERT_TRUE(c.ok());
+  EXPECT_EQ(c->revision, 7);
+  EXPECT_EQ(store_->Compact(6, ++index_).status(), etcd::Compacted());
+  EXPECT_EQ(store_->Compact(5, ++index_).status(), etcd::Compacted());
+  RangeRequest old;
+  old.key = "a";
+  old.revision = 5;
+  EXPECT_EQ(store_->Range(old).status(), etcd::Compacted());
+  auto mid = store_->HashKV(0);
+  ASSERT_TRUE(mid.ok());
+  ASSERT_TRUE(store_->RunCompaction(1).ok());
+  EXPECT_EQ(Get("a", "\0"s, 6), at6);
+  EXPECT_EQ(Keys(Get("a", "\0"s, 6)), (std::vector<std::string>{"a", "c"}));
+  auto after = store_->HashKV(0);
+  ASSERT_TRUE(after.ok());
+  EXPECT_EQ(after->hash, mid->hash);  // compaction's progress does not change HashKV
+  EXPECT_EQ(after->compact_revision, 6);
+  EXPECT_EQ(after->hash_revision, 7);
+  EXPECT_NE(before->hash, after->hash);
+  EXPECT_EQ(store_->HashKV(6).status(), etcd::Compacted());
+  EXPECT_EQ(store_->HashKV(8).status(), etcd::FutureRev());
+  Reopen();
+  EXPECT_EQ(store_->compact_revision(), 6);
+  EXPECT_EQ(store_->Range(old).status(), etcd::Compacted());
+  EXPECT_EQ(Get("a", "\0"s, 6), at6);
+  EXPECT_EQ(store_->HashKV(0)->hash, after->hash);
+}
+
+TEST_F(StoreTest, CompactionRemovesSupersededRevisionsFromTheTables) {
+  for (int i = 0; i < 50; ++i) Put("hot", std::to_string(i));
+  Put("gone", "x");
+  Delete("gone");
+  auto all_before = store_->Hash();
+  ASSERT_TRUE(store_->Compact(store_->current_revision(), ++index_).ok());
+  ASSERT_TRUE(store_->RunCompaction(7).ok());
+  // Only the live key's latest revision is left, in the revision table and the index.
+  for (const char* table : {storage::kMvccRevTable, storage::kMvccIndexTable}) {
+    auto session = db_->Acquire();
+    ASSERT_TRUE(session.ok());
+    auto cursor = (*session)->OpenCursor(table);
+    ASSERT_TRUE(cursor.ok());
+    int rows = 0;
+    while (*cursor->Next()) ++rows;
+    EXPECT_EQ(rows, 1) << table;
+  }
+  auto after = store_->Hash();
+  ASSERT_TRUE(after.ok());
+  EXPECT_NE(after->hash, all_before->hash);
+  auto r = Get("hot");
+  ASSERT_EQ(r.kvs.size(), 1u);
+  EXPECT_EQ(r.kvs[0].version, 50);
+  // A second store with the same history and no compaction run has the same HashKV.
+  storage::TempDir dir2;
+  storage::DbOptions options;
+  options.checkpoint_interval_s = 0;
+  auto db2 = storage::Db::Open(dir2.path(), options);
+  ASSERT_TRUE(db2.ok());
+  auto s2 = Store::Open(db2->get());
+  ASSERT_TRUE(s2.ok());
+  uint64_t i2 = 0;
+  for (int i = 0; i < 50; ++i) {
+    PutRequest p;
+    p.key = "hot";
+    p.value = std::to_string(i);
+    ASSERT_TRUE((*s2)->Put(p, ++i2, nullptr).ok());
+  }
+  PutRequest p;
+  p.key = "gone";
+  p.value = "x";
+  ASSERT_TRUE((*s2)->Put(p, ++i2, nullptr).ok());
+  DeleteRangeRequest d;
+  d.key = "gone";
+  ASSERT_TRUE((*s2)->DeleteRange(d, ++i2, nullptr).ok());
+  ASSERT_TRUE((*s2)->Compact((*s2)->current_revision(), ++i2).ok());
+  EXPECT_EQ((*s2)->HashKV(0)->hash, store_->HashKV(0)->hash);
+  EXPECT_NE((*s2)->Hash()->hash, store_->Hash()->hash);
+}
+
+TEST_F(StoreTest, StateAndAppliedIndexSurviveReopen) {
+  Put("a", "1");
+  Put("b", "2");
+  Delete("a");
+  uint64_t applied = store_->applied_index();
+  EXPECT_EQ(applied, index_);
+  Reopen();
+  EXPECT_EQ(store_->current_revision(), 4);
+  EXPECT_EQ(store_->applied_index(), applied);
+  EXPECT_EQ(Keys(Get("a", "\0"s)), (std::vector<std::string>{"b"}));
+  EXPECT_EQ(Keys(Get("a", "\0"s, 3)), (std::vector<std::string>{"a", "b"}));
+}
+
+TEST_F(StoreTest, KeysWithZeroBytesAndPrefixesKeepTheirOwnHistories) {
+  Put("a", "1");
+  Put("a\0"s, "2");
+  Put("a\0\0"s, "3");
+  Put("ab", "4");
+  Put("a", "5");
+  auto old = Get("a", "b", 5);
+  ASSERT_EQ(old.kvs.size(), 4u);
+  EXPECT_EQ(old.kvs[0].value, "1");
+  EXPECT_EQ(old.kvs[1].key, "a\0"s);
+  EXPECT_EQ(old.kvs[2].key, "a\0\0"s);
+  EXPECT_EQ(Get("a\0"s, "", 3).kvs[0].value, "2");
+}
+
+}  // namespace
+}  // namespace cairn::mvcc
