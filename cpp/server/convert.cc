@@ -1,0 +1,163 @@
+// Field-by-field translation between etcdserverpb and mvcc structs.
+#include "server/convert.h"
+
+namespace cairn::server {
+
+mvcc::RangeRequest FromProto(const etcdserverpb::RangeRequest& req) {
+  mvcc::RangeRequest out;
+  out.key = req.key();
+  out.range_end = req.range_end();
+  out.limit = req.limit();
+  out.revision = req.revision();
+  out.sort_order = static_cast<mvcc::SortOrder>(req.sort_order());
+  out.sort_target = static_cast<mvcc::SortTarget>(req.sort_target());
+  out.keys_only = req.keys_only();
+  out.count_only = req.count_only();
+  out.min_mod_revision = req.min_mod_revision();
+  out.max_mod_revision = req.max_mod_revision();
+  out.min_create_revision = req.min_create_revision();
+  out.max_create_revision = req.max_create_revision();
+  return out;
+}
+
+mvcc::PutRequest FromProto(const etcdserverpb::PutRequest& req) {
+  mvcc::PutRequest out;
+  out.key = req.key();
+  out.value = req.value();
+  out.lease = req.lease();
+  out.prev_kv = req.prev_kv();
+  out.ignore_value = req.ignore_value();
+  out.ignore_lease = req.ignore_lease();
+  return out;
+}
+
+mvcc::DeleteRangeRequest FromProto(const etcdserverpb::DeleteRangeRequest& req) {
+  mvcc::DeleteRangeRequest out;
+  out.key = req.key();
+  out.range_end = req.range_end();
+  out.prev_kv = req.prev_kv();
+  return out;
+}
+
+namespace {
+
+bool OpsReadOnly(const google::protobuf::RepeatedPtrField<etcdserverpb::RequestOp>& ops);
+
+mvcc::Compare CompareFromProto(const etcdserverpb::Compare& c) {
+  mvcc::Compare out;
+  out.result = static_cast<mvcc::CompareResult>(c.result());
+  out.target = static_cast<mvcc::CompareTarget>(c.target());
+  out.key = c.key();
+  out.range_end = c.range_end();
+  switch (c.target_union_case()) {
+    case etcdserverpb::Compare::kVersion: out.number = c.version(); break;
+    case etcdserverpb::Compare::kCreateRevision: out.number = c.create_revision(); break;
+    case etcdserverpb::Compare::kModRevision: out.number = c.mod_revision(); break;
+    case etcdserverpb::Compare::kLease: out.number = c.lease(); break;
+    case etcdserverpb::Compare::kValue: out.value = c.value(); break;
+    case etcdserverpb::Compare::TARGET_UNION_NOT_SET: break;
+  }
+  return out;
+}
+
+void OpsFromProto(const google::protobuf::RepeatedPtrField<etcdserverpb::RequestOp>& ops,
+                  std::vector<mvcc::RequestOp>* out) {
+  out->reserve(ops.size());
+  for (const auto& op : ops) {
+    switch (op.request_case()) {
+      case etcdserverpb::RequestOp::kRequestRange:
+        out->push_back({FromProto(op.request_range())});
+        break;
+      case etcdserverpb::RequestOp::kRequestPut:
+        out->push_back({FromProto(op.request_put())});
+        break;
+      case etcdserverpb::RequestOp::kRequestDeleteRange:
+        out->push_back({FromProto(op.request_delete_range())});
+        break;
+      case etcdserverpb::RequestOp::kRequestTxn:
+        out->push_back({FromProto(op.request_txn())});
+        break;
+      case etcdserverpb::RequestOp::REQUEST_NOT_SET:
+        // etcd treats an empty op as an empty range; keep the position so responses align.
+        out->push_back({mvcc::RangeRequest{}});
+        break;
+    }
+  }
+}
+
+bool OpsReadOnly(const google::protobuf::RepeatedPtrField<etcdserverpb::RequestOp>& ops) {
+  for (const auto& op : ops) {
+    if (op.has_request_put() || op.has_request_delete_range()) return false;
+    if (op.has_request_txn() && !IsReadOnly(op.request_txn())) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+mvcc::TxnRequest FromProto(const etcdserverpb::TxnRequest& req) {
+  mvcc::TxnRequest out;
+  out.compare.reserve(req.compare_size());
+  for (const auto& c : req.compare()) out.compare.push_back(CompareFromProto(c));
+  OpsFromProto(req.success(), &out.success);
+  OpsFromProto(req.failure(), &out.failure);
+  return out;
+}
+
+bool IsReadOnly(const etcdserverpb::TxnRequest& req) {
+  return OpsReadOnly(req.success()) && OpsReadOnly(req.failure());
+}
+
+void ToProto(const mvcc::KeyValue& kv, mvccpb::KeyValue* out) {
+  out->set_key(kv.key);
+  out->set_create_revision(kv.create_revision);
+  out->set_mod_revision(kv.mod_revision);
+  out->set_version(kv.version);
+  out->set_value(kv.value);
+  out->set_lease(kv.lease);
+}
+
+void ToProto(const mvcc::RangeResponse& resp, etcdserverpb::RangeResponse* out) {
+  out->mutable_kvs()->Reserve(static_cast<int>(resp.kvs.size()));
+  for (const auto& kv : resp.kvs) ToProto(kv, out->add_kvs());
+  out->set_more(resp.more);
+  out->set_count(resp.count);
+}
+
+void ToProto(const mvcc::PutResponse& resp, etcdserverpb::PutResponse* out) {
+  if (resp.prev_kv) ToProto(*resp.prev_kv, out->mutable_prev_kv());
+}
+
+void ToProto(const mvcc::DeleteRangeResponse& resp, etcdserverpb::DeleteRangeResponse* out) {
+  out->set_deleted(resp.deleted);
+  for (const auto& kv : resp.prev_kvs) ToProto(kv, out->add_prev_kvs());
+}
+
+void ToProto(const mvcc::TxnResponse& resp, etcdserverpb::TxnResponse* out) {
+  out->set_succeeded(resp.succeeded);
+  for (const auto& r : resp.responses) {
+    auto* op = out->add_responses();
+    std::visit(
+        [op](const auto& inner) {
+          using T = std::decay_t<decltype(inner)>;
+          if constexpr (std::is_same_v<T, mvcc::RangeResponse>) {
+            ToProto(inner, op->mutable_response_range());
+          } else if constexpr (std::is_same_v<T, mvcc::PutResponse>) {
+            ToProto(inner, op->mutable_response_put());
+          } else if constexpr (std::is_same_v<T, mvcc::DeleteRangeResponse>) {
+            ToProto(inner, op->mutable_response_delete_range());
+          } else {
+            ToProto(inner, op->mutable_response_txn());
+          }
+        },
+        r.response);
+  }
+}
+
+void ToProto(const mvcc::Event& event, mvccpb::Event* out) {
+  out->set_type(event.type == mvcc::Event::Type::kPut ? mvccpb::Event::PUT : mvccpb::Event::DELETE);
+  ToProto(event.kv, out->mutable_kv());
+  if (event.prev_kv) ToProto(*event.prev_kv, out->mutable_prev_kv());
+}
+
+}  // namespace cairn::server

@@ -1,0 +1,26 @@
+// Translation between etcd's wire messages and the MVCC engine's plain structs.
+#pragma once
+
+#include "etcd/etcdserverpb/rpc.pb.h"
+#include "etcd/mvccpb/kv.pb.h"
+#include "mvcc/types.h"
+
+namespace cairn::server {
+
+mvcc::RangeRequest FromProto(const etcdserverpb::RangeRequest& req);
+mvcc::PutRequest FromProto(const etcdserverpb::PutRequest& req);
+mvcc::DeleteRangeRequest FromProto(const etcdserverpb::DeleteRangeRequest& req);
+mvcc::TxnRequest FromProto(const etcdserverpb::TxnRequest& req);
+
+void ToProto(const mvcc::KeyValue& kv, mvccpb::KeyValue* out);
+// The responses' headers are left to the caller; nested txn responses carry none, as etcd's.
+void ToProto(const mvcc::RangeResponse& resp, etcdserverpb::RangeResponse* out);
+void ToProto(const mvcc::PutResponse& resp, etcdserverpb::PutResponse* out);
+void ToProto(const mvcc::DeleteRangeResponse& resp, etcdserverpb::DeleteRangeResponse* out);
+void ToProto(const mvcc::TxnResponse& resp, etcdserverpb::TxnResponse* out);
+void ToProto(const mvcc::Event& event, mvccpb::Event* out);
+
+// Whether a txn writes nothing in either branch, nested txns included.
+bool IsReadOnly(const etcdserverpb::TxnRequest& req);
+
+}  // namespace cairn::server

@@ -1,0 +1,714 @@
+// The member's threads: raft (ticks, proposals, ReadIndex, Ready), apply, readers, compactor.
+#include "server/member.h"
+
+#include <chrono>
+#include <filesystem>
+#include <random>
+
+#include "base/etcd_errors.h"
+#include "base/log.h"
+#include "mvcc/check.h"
+#include "server/convert.h"
+#include "server/ids.h"
+
+namespace cairn::server {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// The etcd API level Cairn implements; clients such as kube-apiserver gate features on it.
+constexpr const char* kEtcdApiVersion = "3.5.35";
+// A ReadIndex round that got no answer (say, the leader changed) is asked again after this.
+constexpr auto kReadIndexRetry = std::chrono::milliseconds(500);
+// The apply thread checkpoints the state tables this often, between entries, so that every
+// checkpoint holds whole entries.
+constexpr auto kCheckpointInterval = std::chrono::seconds(30);
+constexpr int kReaderThreads = 2;
+
+std::string EncodeReadContext(uint64_t seq) {
+  std::string out(8, '\0');
+  for (int i = 0; i < 8; ++i) out[i] = static_cast<char>(seq >> (56 - 8 * i));
+  return out;
+}
+
+uint64_t DecodeReadContext(const std::string& ctx) {
+  uint64_t seq = 0;
+  for (unsigned char c : ctx) seq = (seq << 8) | c;
+  return seq;
+}
+
+int64_t DirectorySize(const std::string& dir) {
+  std::error_code ec;
+  int64_t total = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
+    if (entry.is_regular_file(ec)) total += static_cast<int64_t>(entry.file_size(ec));
+  }
+  return total;
+}
+
+}  // namespace
+
+Member::Member(const Config& config)
+    : config_(config),
+      tick_(config.heartbeat_interval_ms),
+      // etcd's request timeout: 5 s plus two election timeouts.
+      request_timeout_(5000 + 2 * std::chrono::milliseconds::rep{config.election_timeout_ms}) {}
+
+Member::~Member() {
+  Stop();
+}
+
+Result<std::unique_ptr<Member>> Member::Start(const Config& given) {
+  Config config = given;
+  CAIRN_RETURN_IF_ERROR(Validate(&config));
+  std::unique_ptr<Member> member(new Member(config));
+  CAIRN_RETURN_IF_ERROR(member->Open());
+  Member* m = member.get();
+  m->raft_thread_ = std::thread([m] { m->RaftLoop(); });
+  m->apply_thread_ = std::thread([m] { m->ApplyLoop(); });
+  for (int i = 0; i < kReaderThreads; ++i)
+    m->reader_threads_.emplace_back([m] { m->ReaderLoop(); });
+  m->compactor_thread_ = std::thread([m] { m->CompactorLoop(); });
+  log::Info("member started", {{"name", config.name},
+                               {"member-id", IdToHex(m->id_)},
+                               {"cluster-id", IdToHex(m->cluster_id_)},
+                               {"data-dir", config.EffectiveDataDir()},
+                               {"applied-index", m->applied_.load()}});
+  return member;
+}
+
+Status Member::Open() {
+  CAIRN_ASSIGN_OR_RETURN(auto cluster, config_.InitialClusterMembers());
+  std::vector<uint64_t> ids;
+  for (const ClusterMember& cm : cluster) {
+    MemberInfo info;
+    info.id = ComputeMemberId(cm.peer_urls, config_.initial_cluster_token);
+    info.name = cm.name;
+    for (const Url& u : cm.peer_urls) info.peer_urls.push_back(u.text);
+    if (cm.name == config_.name) {
+      id_ = info.id;
+      for (const Url& u : config_.advertise_client_urls) info.client_urls.push_back(u.text);
+    }
+    ids.push_back(info.id);
+    members_.push_back(std::move(info));
+  }
+  if (members_.size() > 1) {
+    return Unimplemented(
+        "a cluster of more than one member is not supported yet: --initial-cluster must name "
+        "only this member");
+  }
+  cluster_id_ = ComputeClusterId(ids);
+  next_request_id_ =
+      (uint64_t{id_ & 0xffff} << 48) |
+      ((static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                  std::chrono::system_clock::now().time_since_epoch())
+                                  .count()) &
+        0xffffffffffULL)
+       << 8);
+
+  const std::string dir = config_.EffectiveDataDir();
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) return Internal("cannot create data directory " + dir + ": " + ec.message());
+  std::filesystem::permissions(dir, std::filesystem::perms::owner_all,
+                               std::filesystem::perm_options::replace, ec);
+
+  storage::DbOptions db_options;
+  db_options.checkpoint_interval_s = 0;  // the apply thread checkpoints between entries
+  CAIRN_ASSIGN_OR_RETURN(db_, storage::Db::Open(dir, db_options));
+  CAIRN_ASSIGN_OR_RETURN(log_store_, storage::LogStore::Open(db_.get()));
+  CAIRN_ASSIGN_OR_RETURN(store_, mvcc::Store::Open(db_.get()));
+
+  CAIRN_ASSIGN_OR_RETURN(raft::InitialState initial, log_store_->GetInitialState());
+  CAIRN_ASSIGN_OR_RETURN(uint64_t last_index, log_store_->LastIndex());
+  if (initial.conf_state.voters.empty() && last_index == 0) {
+    raft::ConfState conf;
+    conf.voters = ids;
+    CAIRN_RETURN_IF_ERROR(log_store_->SetConfState(conf));
+    initial.conf_state = conf;
+  }
+
+  raft::Config rc;
+  rc.id = id_;
+  rc.heartbeat_tick = 1;
+  rc.election_tick = static_cast<int>(
+      std::max<uint32_t>(2, config_.election_timeout_ms / config_.heartbeat_interval_ms));
+  rc.seed = std::random_device{}();
+  rc.applied = store_->applied_index();
+  CAIRN_ASSIGN_OR_RETURN(node_, raft::RawNode::Create(rc, log_store_.get()));
+  applied_ = store_->applied_index();
+  term_ = initial.hard_state.term;
+  last_checkpoint_ = Clock::now();
+
+  // A member that is the only voter need not wait out an election timeout.
+  if (initial.conf_state.voters.size() == 1 && initial.conf_state.voters[0] == id_) {
+    CAIRN_RETURN_IF_ERROR(node_->Campaign());
+  }
+  return Status::Ok();
+}
+
+void Member::Stop() {
+  if (stopped_.exchange(true)) return;
+  {
+    std::lock_guard lock(raft_mu_);
+    raft_stop_ = true;
+  }
+  raft_cv_.notify_all();
+  if (raft_thread_.joinable()) raft_thread_.join();
+  {
+    std::lock_guard lock(apply_mu_);
+    apply_stop_ = true;
+  }
+  apply_cv_.notify_all();
+  if (apply_thread_.joinable()) apply_thread_.join();
+  {
+    std::lock_guard lock(compact_mu_);
+    compact_stop_ = true;
+  }
+  compact_cv_.notify_all();
+  if (compactor_thread_.joinable()) compactor_thread_.join();
+
+  // Everything still waiting fails now.
+  const Status stopped = etcd::Stopped();
+  std::vector<std::function<void(Status)>> reads;
+  {
+    std::lock_guard lock(raft_mu_);
+    reads.swap(reads_);
+    proposals_.clear();
+  }
+  for (auto& [ctx, batch] : reads_in_flight_) {
+    for (auto& r : batch.reads) reads.push_back(std::move(r));
+  }
+  reads_in_flight_.clear();
+  waiting_for_leader_.clear();
+  {
+    std::lock_guard lock(apply_mu_);
+    for (auto& [index, batch] : reads_waiting_) {
+      for (auto& r : batch.reads) reads.push_back(std::move(r));
+    }
+    reads_waiting_.clear();
+  }
+  for (auto& r : reads) r(stopped);
+  std::map<uint64_t, Completion> waiters;
+  {
+    std::lock_guard lock(wait_mu_);
+    waiters.swap(waiters_);
+  }
+  for (auto& [id, done] : waiters) done(stopped, {});
+  std::vector<std::function<void(Status)>> compact_waiters;
+  {
+    std::lock_guard lock(compact_mu_);
+    compact_waiters.swap(compact_waiters_);
+  }
+  for (auto& w : compact_waiters) w(stopped);
+
+  {
+    std::lock_guard lock(reader_mu_);
+    reader_stop_ = true;
+  }
+  reader_cv_.notify_all();
+  for (auto& t : reader_threads_) t.join();
+  reader_threads_.clear();
+
+  std::unique_lock close(close_mu_);
+  if (db_) {
+    Status s = db_->Checkpoint();
+    if (!s.ok()) log::Error("checkpoint at stop failed", {{"error", s.ToString()}});
+  }
+  node_.reset();
+  store_.reset();
+  log_store_.reset();
+  db_.reset();
+  log::Info("member stopped", {{"member-id", IdToHex(id_)}});
+}
+
+// ---------------------------------------------------------------------------------------
+// Client calls
+
+void Member::FillHeader(etcdserverpb::ResponseHeader* header, int64_t revision) const {
+  header->set_cluster_id(cluster_id_);
+  header->set_member_id(id_);
+  header->set_revision(revision);
+  header->set_raft_term(term_.load());
+}
+
+void Member::FillHeader(etcdserverpb::ResponseHeader* header) const {
+  std::shared_lock lock(close_mu_);
+  FillHeader(header, store_ ? store_->current_revision() : 0);
+}
+
+void Member::Propose(cairn::internal::Request req, Completion done) {
+  if (stopped_) return done(etcd::Stopped(), {});
+  const uint64_t id = next_request_id_.fetch_add(1);
+  req.set_id(id);
+  std::string data = req.SerializeAsString();
+  if (data.size() > config_.max_request_bytes) return done(etcd::RequestTooLarge(), {});
+  {
+    std::lock_guard lock(wait_mu_);
+    waiters_.emplace(id, std::move(done));
+  }
+  {
+    std::lock_guard lock(raft_mu_);
+    if (!raft_stop_) {
+      proposals_.push_back({std::move(data), id, Clock::now() + request_timeout_});
+      raft_cv_.notify_one();
+      return;
+    }
+  }
+  // Stopping: the raft thread will not take it. (Stop may have failed it already.)
+  Fail(id, etcd::Stopped());
+}
+
+void Member::Fail(uint64_t id, const Status& status) {
+  Completion done;
+  {
+    std::lock_guard lock(wait_mu_);
+    auto it = waiters_.find(id);
+    if (it == waiters_.end()) return;
+    done = std::move(it->second);
+    waiters_.erase(it);
+  }
+  done(status, {});
+}
+
+void Member::LinearizableRead(std::function<void(Status)> read) {
+  {
+    std::lock_guard lock(raft_mu_);
+    if (!raft_stop_) {
+      reads_.push_back(std::move(read));
+      raft_cv_.notify_one();
+      return;
+    }
+  }
+  read(etcd::Stopped());
+}
+
+Status Member::ReadRange(const etcdserverpb::RangeRequest& req, etcdserverpb::RangeResponse* resp) {
+  std::shared_lock lock(close_mu_);
+  if (!store_) return etcd::Stopped();
+  CAIRN_ASSIGN_OR_RETURN(mvcc::RangeResponse r, store_->Range(FromProto(req)));
+  ToProto(r, resp);
+  FillHeader(resp->mutable_header(), r.revision);
+  return Status::Ok();
+}
+
+void Member::Range(const etcdserverpb::RangeRequest& req, etcdserverpb::RangeResponse* resp,
+                   Done done) {
+  if (stopped_) return done(etcd::Stopped());
+  mvcc::RangeRequest probe;
+  probe.key = req.key();
+  Status check = mvcc::CheckRange(probe);
+  if (!check.ok()) return done(check);
+  if (!etcdserverpb::RangeRequest::SortOrder_IsValid(req.sort_order()) ||
+      !etcdserverpb::RangeRequest::SortTarget_IsValid(req.sort_target())) {
+    return done(InvalidArgument("etcdserver: invalid sort option"));
+  }
+  if (req.serializable()) return done(ReadRange(req, resp));
+  LinearizableRead([this, &req, resp, done = std::move(done)](Status s) {
+    if (!s.ok()) return done(s);
+    done(ReadRange(req, resp));
+  });
+}
+
+void Member::Put(const etcdserverpb::PutRequest& req, etcdserverpb::PutResponse* resp, Done done) {
+  // mvcc::CheckPut holds etcd's rules; it needs to know only whether a value was given.
+  mvcc::PutRequest probe;
+  probe.key = req.key();
+  probe.value = req.value().empty() ? "" : "-";
+  probe.lease = req.lease();
+  probe.ignore_value = req.ignore_value();
+  probe.ignore_lease = req.ignore_lease();
+  Status check = mvcc::CheckPut(probe);
+  if (!check.ok()) return done(check);
+  cairn::internal::Request ir;
+  *ir.mutable_put() = req;
+  Propose(std::move(ir), [this, resp, done = std::move(done)](Status s, ApplyResult r) {
+    if (!s.ok()) return done(s);
+    const auto& put = std::get<mvcc::PutResponse>(r);
+    ToProto(put, resp);
+    FillHeader(resp->mutable_header(), put.revision);
+    done(Status::Ok());
+  });
+}
+
+void Member::DeleteRange(const etcdserverpb::DeleteRangeRequest& req,
+                         etcdserverpb::DeleteRangeResponse* resp, Done done) {
+  mvcc::DeleteRangeRequest probe;
+  probe.key = req.key();
+  Status check = mvcc::CheckDeleteRange(probe);
+  if (!check.ok()) return done(check);
+  cairn::internal::Request ir;
+  *ir.mutable_delete_range() = req;
+  Propose(std::move(ir), [this, resp, done = std::move(done)](Status s, ApplyResult r) {
+    if (!s.ok()) return done(s);
+    const auto& del = std::get<mvcc::DeleteRangeResponse>(r);
+    ToProto(del, resp);
+    FillHeader(resp->mutable_header(), del.revision);
+    done(Status::Ok());
+  });
+}
+
+void Member::Txn(const etcdserverpb::TxnRequest& req, etcdserverpb::TxnResponse* resp, Done done) {
+  Status check = mvcc::CheckTxn(FromProto(req), static_cast<int>(config_.max_txn_ops));
+  if (!check.ok()) return done(check);
+  cairn::internal::Request ir;
+  *ir.mutable_txn() = req;
+  Propose(std::move(ir), [this, resp, done = std::move(done)](Status s, ApplyResult r) {
+    if (!s.ok()) return done(s);
+    const auto& txn = std::get<mvcc::TxnResponse>(r);
+    ToProto(txn, resp);
+    FillHeader(resp->mutable_header(), txn.revision);
+    done(Status::Ok());
+  });
+}
+
+void Member::Compact(const etcdserverpb::CompactionRequest& req,
+                     etcdserverpb::CompactionResponse* resp, Done done) {
+  cairn::internal::Request ir;
+  *ir.mutable_compaction() = req;
+  Propose(std::move(ir), [this, resp, done = std::move(done)](Status s, ApplyResult r) {
+    if (!s.ok()) return done(s);
+    FillHeader(resp->mutable_header(), std::get<mvcc::CompactResponse>(r).revision);
+    done(Status::Ok());
+  });
+}
+
+Status Member::GetStatus(etcdserverpb::StatusResponse* resp) {
+  std::shared_lock lock(close_mu_);
+  if (!store_) return etcd::Stopped();
+  FillHeader(resp->mutable_header(), store_->current_revision());
+  resp->set_version(kEtcdApiVersion);
+  const int64_t size = DirectorySize(config_.EffectiveDataDir());
+  resp->set_dbsize(size);
+  resp->set_dbsizeinuse(size);
+  resp->set_leader(leader_.load());
+  resp->set_raftindex(applied_.load());
+  resp->set_raftterm(term_.load());
+  resp->set_raftappliedindex(applied_.load());
+  resp->set_islearner(false);
+  resp->set_dbsizequota(config_.EffectiveQuotaBackendBytes());
+  return Status::Ok();
+}
+
+Status Member::HashKV(const etcdserverpb::HashKVRequest& req, etcdserverpb::HashKVResponse* resp) {
+  std::shared_lock lock(close_mu_);
+  if (!store_) return etcd::Stopped();
+  CAIRN_ASSIGN_OR_RETURN(mvcc::HashResult h, store_->HashKV(req.revision()));
+  FillHeader(resp->mutable_header(), h.revision);
+  resp->set_hash(h.hash);
+  resp->set_compact_revision(h.compact_revision);
+  resp->set_hash_revision(h.hash_revision);
+  return Status::Ok();
+}
+
+Status Member::Hash(etcdserverpb::HashResponse* resp) {
+  std::shared_lock lock(close_mu_);
+  if (!store_) return etcd::Stopped();
+  CAIRN_ASSIGN_OR_RETURN(mvcc::HashResult h, store_->Hash());
+  FillHeader(resp->mutable_header(), h.revision);
+  resp->set_hash(h.hash);
+  return Status::Ok();
+}
+
+std::vector<MemberInfo> Member::Members() const {
+  return members_;
+}
+
+// ---------------------------------------------------------------------------------------
+// Raft thread
+
+void Member::RaftLoop() {
+  auto next_tick = Clock::now() + tick_;
+  while (true) {
+    std::vector<Proposal> proposals;
+    std::vector<std::function<void(Status)>> reads;
+    {
+      std::unique_lock lock(raft_mu_);
+      raft_cv_.wait_until(lock, next_tick,
+                          [&] { return raft_stop_ || !proposals_.empty() || !reads_.empty(); });
+      if (raft_stop_) break;
+      proposals.swap(proposals_);
+      reads.swap(reads_);
+    }
+    const auto now = Clock::now();
+    if (now >= next_tick) {
+      node_->Tick();
+      next_tick += tick_;
+      if (next_tick <= now) next_tick = now + tick_;
+    }
+
+    for (Proposal& p : proposals) waiting_for_leader_.push_back(std::move(p));
+    while (!waiting_for_leader_.empty() && leader_.load() != 0) {
+      Proposal p = std::move(waiting_for_leader_.front());
+      waiting_for_leader_.pop_front();
+      Status s = node_->Propose(std::move(p.data));
+      if (!s.ok()) Fail(p.id, etcd::LeaderChanged());
+    }
+    while (!waiting_for_leader_.empty() && waiting_for_leader_.front().deadline <= now) {
+      Fail(waiting_for_leader_.front().id, etcd::Timeout());
+      waiting_for_leader_.pop_front();
+    }
+
+    if (!reads.empty()) {
+      const uint64_t seq = ++read_seq_;
+      reads_in_flight_.emplace(seq, ReadBatch{std::move(reads), now, now + request_timeout_});
+      node_->ReadIndex(EncodeReadContext(seq));
+    }
+    RetryReads(now);
+
+    while (node_->HasReady()) HandleReady(node_->GetReady());
+  }
+}
+
+void Member::RetryReads(Clock::time_point now) {
+  for (auto it = reads_in_flight_.begin(); it != reads_in_flight_.end();) {
+    ReadBatch& batch = it->second;
+    if (batch.deadline <= now) {
+      for (auto& r : batch.reads) r(etcd::Timeout());
+      it = reads_in_flight_.erase(it);
+      continue;
+    }
+    if (now - batch.sent >= kReadIndexRetry) {
+      batch.sent = now;
+      node_->ReadIndex(EncodeReadContext(it->first));
+    }
+    ++it;
+  }
+}
+
+void Member::HandleReady(raft::Ready rd) {
+  if (rd.soft_state) {
+    const uint64_t lead = rd.soft_state->lead;
+    if (leader_.exchange(lead) != lead) {
+      log::Info("leader changed",
+                {{"leader", IdToHex(lead)},
+                 {"role", std::string(raft::StateRoleName(rd.soft_state->role))}});
+    }
+  }
+  // No peers yet: a single member sends nothing to anyone.
+  if (rd.hard_state || !rd.entries.empty()) {
+    Status s = log_store_->Save(rd.hard_state, rd.entries);
+    if (!s.ok()) {
+      // Raft's promises rest on this write: without it the member cannot go on.
+      log::Error("cannot persist raft log; stopping", {{"error", s.ToString()}});
+      std::abort();
+    }
+    if (rd.hard_state) term_ = rd.hard_state->term;
+  }
+  for (const raft::Entry& e : rd.committed_entries) {
+    if (e.type != raft::EntryType::kConfChange) continue;
+    auto change = raft::DecodeConfChange(e.data);
+    if (!change.ok()) continue;
+    auto conf = node_->ApplyConfChange(*change);
+    if (conf.ok()) {
+      Status s = log_store_->SetConfState(*conf);
+      if (!s.ok()) log::Error("cannot save membership", {{"error", s.ToString()}});
+    }
+  }
+  if (!rd.committed_entries.empty()) {
+    {
+      std::lock_guard lock(apply_mu_);
+      apply_queue_.push_back(std::move(rd.committed_entries));
+    }
+    apply_cv_.notify_one();
+  }
+  for (const raft::ReadState& rs : rd.read_states) {
+    auto it = reads_in_flight_.find(DecodeReadContext(rs.request_ctx));
+    if (it == reads_in_flight_.end()) continue;  // answered already (a retried round)
+    ReadBatch batch = std::move(it->second);
+    reads_in_flight_.erase(it);
+    OnReadIndex(rs.index, std::move(batch));
+  }
+  node_->Advance();
+}
+
+// ---------------------------------------------------------------------------------------
+// Apply thread
+
+void Member::OnReadIndex(uint64_t index, ReadBatch batch) {
+  {
+    std::lock_guard lock(apply_mu_);
+    if (applied_.load() < index) {
+      reads_waiting_.emplace(index, std::move(batch));
+      return;
+    }
+  }
+  for (auto& read : batch.reads) {
+    RunOnReader([read = std::move(read)]() mutable { read(Status::Ok()); });
+  }
+}
+
+void Member::ReleaseReads() {
+  std::vector<std::function<void(Status)>> ready;
+  {
+    std::lock_guard lock(apply_mu_);
+    auto end = reads_waiting_.upper_bound(applied_.load());
+    for (auto it = reads_waiting_.begin(); it != end; ++it) {
+      for (auto& r : it->second.reads) ready.push_back(std::move(r));
+    }
+    reads_waiting_.erase(reads_waiting_.begin(), end);
+  }
+  for (auto& read : ready) {
+    RunOnReader([read = std::move(read)]() mutable { read(Status::Ok()); });
+  }
+}
+
+void Member::ApplyLoop() {
+  while (true) {
+    std::vector<raft::Entry> entries;
+    {
+      std::unique_lock lock(apply_mu_);
+      apply_cv_.wait(lock, [&] { return apply_stop_ || !apply_queue_.empty(); });
+      if (apply_queue_.empty()) break;  // stopping, and nothing left to apply
+      entries = std::move(apply_queue_.front());
+      apply_queue_.pop_front();
+    }
+    for (const raft::Entry& e : entries) ApplyEntry(e);
+    applied_ = entries.back().index;
+    ReleaseReads();
+    if (Clock::now() - last_checkpoint_ >= kCheckpointInterval) {
+      Status s = db_->Checkpoint();
+      if (!s.ok()) log::Error("checkpoint failed", {{"error", s.ToString()}});
+      last_checkpoint_ = Clock::now();
+    }
+  }
+}
+
+void Member::ApplyEntry(const raft::Entry& entry) {
+  if (entry.index <= store_->applied_index()) return;  // applied before a restart
+  cairn::internal::Request req;
+  if (entry.type != raft::EntryType::kNormal || entry.data.empty() ||
+      !req.ParseFromString(entry.data)) {
+    if (entry.type == raft::EntryType::kNormal && !entry.data.empty()) {
+      log::Error("skipping an entry that does not parse", {{"index", entry.index}});
+    }
+    Status s = store_->SetAppliedIndex(entry.index);
+    if (!s.ok()) log::Error("cannot store applied index", {{"error", s.ToString()}});
+    return;
+  }
+
+  Status status;
+  ApplyResult result;
+  std::vector<mvcc::Event> events;
+  bool physical_compaction = false;
+  switch (req.request_case()) {
+    case cairn::internal::Request::kPut: {
+      if (req.put().lease() != 0) {
+        // Leases do not exist yet in Cairn, so no lease can be found.
+        status = etcd::LeaseNotFound();
+        Status s = store_->SetAppliedIndex(entry.index);
+        if (!s.ok()) log::Error("cannot store applied index", {{"error", s.ToString()}});
+        break;
+      }
+      auto r = store_->Put(FromProto(req.put()), entry.index, &events);
+      if (r.ok())
+        result = std::move(*r);
+      else
+        status = r.status();
+      break;
+    }
+    case cairn::internal::Request::kDeleteRange: {
+      auto r = store_->DeleteRange(FromProto(req.delete_range()), entry.index, &events);
+      if (r.ok())
+        result = std::move(*r);
+      else
+        status = r.status();
+      break;
+    }
+    case cairn::internal::Request::kTxn: {
+      auto r = store_->Txn(FromProto(req.txn()), entry.index, &events);
+      if (r.ok())
+        result = std::move(*r);
+      else
+        status = r.status();
+      break;
+    }
+    case cairn::internal::Request::kCompaction: {
+      auto r = store_->Compact(req.compaction().revision(), entry.index);
+      if (r.ok()) {
+        result = *r;
+        physical_compaction = req.compaction().physical();
+        {
+          std::lock_guard lock(compact_mu_);
+          compact_pending_ = true;
+        }
+        compact_cv_.notify_one();
+      } else {
+        status = r.status();
+      }
+      break;
+    }
+    default: {
+      status = Unimplemented("request not supported yet");
+      Status s = store_->SetAppliedIndex(entry.index);
+      if (!s.ok()) log::Error("cannot store applied index", {{"error", s.ToString()}});
+      break;
+    }
+  }
+
+  Completion done;
+  {
+    std::lock_guard lock(wait_mu_);
+    auto it = waiters_.find(req.id());
+    if (it != waiters_.end()) {
+      done = std::move(it->second);
+      waiters_.erase(it);
+    }
+  }
+  if (!done) return;
+  if (physical_compaction) {
+    // Answer once the compactor has removed what the compaction made unreachable.
+    std::lock_guard lock(compact_mu_);
+    compact_waiters_.push_back([done = std::move(done), result = std::move(result)](
+                                   Status s) mutable { done(s, std::move(result)); });
+    return;
+  }
+  done(status, std::move(result));
+}
+
+// ---------------------------------------------------------------------------------------
+// Readers and compactor
+
+void Member::RunOnReader(std::function<void()> task) {
+  {
+    std::lock_guard lock(reader_mu_);
+    reader_tasks_.push_back(std::move(task));
+  }
+  reader_cv_.notify_one();
+}
+
+void Member::ReaderLoop() {
+  while (true) {
+    std::function<void()> task;
+    {
+      std::unique_lock lock(reader_mu_);
+      reader_cv_.wait(lock, [&] { return reader_stop_ || !reader_tasks_.empty(); });
+      if (reader_tasks_.empty()) return;
+      task = std::move(reader_tasks_.front());
+      reader_tasks_.pop_front();
+    }
+    task();
+  }
+}
+
+void Member::CompactorLoop() {
+  while (true) {
+    {
+      std::unique_lock lock(compact_mu_);
+      compact_cv_.wait(lock, [&] { return compact_stop_ || compact_pending_; });
+      if (compact_stop_) return;
+      compact_pending_ = false;
+    }
+    Status s = store_->RunCompaction();
+    if (!s.ok()) log::Error("compaction failed", {{"error", s.ToString()}});
+    std::vector<std::function<void(Status)>> waiters;
+    {
+      std::lock_guard lock(compact_mu_);
+      waiters.swap(compact_waiters_);
+    }
+    for (auto& w : waiters) w(s);
+  }
+}
+
+}  // namespace cairn::server

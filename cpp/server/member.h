@@ -1,0 +1,194 @@
+// One Cairn member: raft, the raft log, the MVCC state and the threads that drive them.
+// The daemon only configures and runs one; the C ABI starts the same object in-process.
+//
+// A write: the caller's request becomes a raft entry (proto/cairn/internal.proto) with an
+// id the caller's completion waits on; the raft thread proposes it, persists each Ready in
+// one synced WiredTiger transaction (group commit) and hands committed entries to the apply
+// thread, which applies them in order, each in one transaction with the applied index, and
+// completes the waiter. A linearizable read joins the next batched ReadIndex round, then
+// runs on a reader thread once the applied index reaches the read index.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <shared_mutex>
+#include <string>
+#include <thread>
+#include <variant>
+#include <vector>
+
+#include "base/status.h"
+#include "cairn/internal.pb.h"
+#include "etcd/etcdserverpb/rpc.pb.h"
+#include "mvcc/store.h"
+#include "raft/raft.h"
+#include "server/config.h"
+#include "storage/db.h"
+#include "storage/log_store.h"
+
+namespace cairn::server {
+
+// Runs once with the outcome of an asynchronous call; the response is filled before.
+using Done = std::function<void(Status)>;
+
+struct MemberInfo {
+  uint64_t id = 0;
+  std::string name;
+  std::vector<std::string> peer_urls;
+  std::vector<std::string> client_urls;
+  bool is_learner = false;
+};
+
+// Thread safety: every public method may be called from any thread once Start returned.
+// Completions (Done) run on the member's own threads: they must not block.
+class Member {
+ public:
+  // Validates `config` (as Validate does) and starts the member on it.
+  static Result<std::unique_ptr<Member>> Start(const Config& config);
+  // Stops as Stop() does.
+  ~Member();
+  Member(const Member&) = delete;
+  Member& operator=(const Member&) = delete;
+
+  // Stops the threads, fails outstanding calls with "etcdserver: server stopped", and
+  // closes the database. Idempotent.
+  void Stop();
+
+  // KV. Requests are checked as etcd checks them (empty key, sizes, txn ops, duplicates).
+  void Range(const etcdserverpb::RangeRequest& req, etcdserverpb::RangeResponse* resp, Done done);
+  void Put(const etcdserverpb::PutRequest& req, etcdserverpb::PutResponse* resp, Done done);
+  void DeleteRange(const etcdserverpb::DeleteRangeRequest& req,
+                   etcdserverpb::DeleteRangeResponse* resp, Done done);
+  void Txn(const etcdserverpb::TxnRequest& req, etcdserverpb::TxnResponse* resp, Done done);
+  void Compact(const etcdserverpb::CompactionRequest& req, etcdserverpb::CompactionResponse* resp,
+               Done done);
+
+  // Maintenance and cluster (answered locally).
+  Status GetStatus(etcdserverpb::StatusResponse* resp);
+  Status HashKV(const etcdserverpb::HashKVRequest& req, etcdserverpb::HashKVResponse* resp);
+  Status Hash(etcdserverpb::HashResponse* resp);
+  std::vector<MemberInfo> Members() const;
+
+  // The header every response carries, at the store's current revision.
+  void FillHeader(etcdserverpb::ResponseHeader* header) const;
+
+  uint64_t id() const { return id_; }
+  uint64_t cluster_id() const { return cluster_id_; }
+  uint64_t leader() const { return leader_.load(); }
+  uint64_t term() const { return term_.load(); }
+  uint64_t applied_index() const { return applied_.load(); }
+  const Config& config() const { return config_; }
+
+ private:
+  // What applying an entry produced, handed to the proposer's completion.
+  using ApplyResult = std::variant<std::monostate, mvcc::PutResponse, mvcc::DeleteRangeResponse,
+                                   mvcc::TxnResponse, mvcc::CompactResponse>;
+  using Completion = std::function<void(Status, ApplyResult)>;
+
+  struct Proposal {
+    std::string data;
+    uint64_t id = 0;
+    std::chrono::steady_clock::time_point deadline;
+  };
+  struct ReadBatch {
+    std::vector<std::function<void(Status)>> reads;  // run once the read index is applied
+    std::chrono::steady_clock::time_point sent;
+    std::chrono::steady_clock::time_point deadline;
+  };
+
+  explicit Member(const Config& config);
+  Status Open();
+
+  // Client-side helpers.
+  void Propose(cairn::internal::Request req, Completion done);
+  void LinearizableRead(std::function<void(Status)> read);
+  void Fail(uint64_t id, const Status& status);
+  void FillHeader(etcdserverpb::ResponseHeader* header, int64_t revision) const;
+  Status ReadRange(const etcdserverpb::RangeRequest& req, etcdserverpb::RangeResponse* resp);
+
+  // Raft thread.
+  void RaftLoop();
+  void HandleReady(raft::Ready rd);
+  void RetryReads(std::chrono::steady_clock::time_point now);
+
+  // Apply thread.
+  void ApplyLoop();
+  void ApplyEntry(const raft::Entry& entry);
+  void OnReadIndex(uint64_t index, ReadBatch batch);
+  void ReleaseReads();
+
+  // Reader and compactor threads.
+  void RunOnReader(std::function<void()> task);
+  void ReaderLoop();
+  void CompactorLoop();
+
+  const Config config_;
+  uint64_t id_ = 0;
+  uint64_t cluster_id_ = 0;
+  std::vector<MemberInfo> members_;
+  std::chrono::milliseconds tick_;
+  std::chrono::milliseconds request_timeout_;
+
+  // Held shared while a caller's thread uses the store, exclusive while Stop closes it.
+  mutable std::shared_mutex close_mu_;
+  std::unique_ptr<storage::Db> db_;
+  std::unique_ptr<storage::LogStore> log_store_;  // raft thread only
+  std::unique_ptr<mvcc::Store> store_;
+  std::unique_ptr<raft::RawNode> node_;  // raft thread only
+
+  std::atomic<uint64_t> leader_{0};
+  std::atomic<uint64_t> term_{0};
+  std::atomic<uint64_t> applied_{0};
+  std::atomic<uint64_t> next_request_id_{0};
+  std::atomic<bool> stopped_{false};
+
+  // Inbox of the raft thread.
+  std::mutex raft_mu_;
+  std::condition_variable raft_cv_;
+  bool raft_stop_ = false;                          // guarded by raft_mu_
+  std::vector<Proposal> proposals_;                 // guarded by raft_mu_
+  std::vector<std::function<void(Status)>> reads_;  // guarded by raft_mu_
+  // Raft thread's own.
+  std::deque<Proposal> waiting_for_leader_;
+  std::map<uint64_t, ReadBatch> reads_in_flight_;  // by ReadIndex context
+  uint64_t read_seq_ = 0;
+
+  // Waiters for proposed entries, by request id.
+  std::mutex wait_mu_;
+  std::map<uint64_t, Completion> waiters_;  // guarded by wait_mu_
+
+  // Inbox of the apply thread.
+  std::mutex apply_mu_;
+  std::condition_variable apply_cv_;
+  bool apply_stop_ = false;                           // guarded by apply_mu_
+  std::deque<std::vector<raft::Entry>> apply_queue_;  // guarded by apply_mu_
+  std::multimap<uint64_t, ReadBatch> reads_waiting_;  // guarded by apply_mu_; by index
+
+  // Reader pool.
+  std::mutex reader_mu_;
+  std::condition_variable reader_cv_;
+  bool reader_stop_ = false;                        // guarded by reader_mu_
+  std::deque<std::function<void()>> reader_tasks_;  // guarded by reader_mu_
+
+  // Compactor: removes what applied compactions made unreachable.
+  std::mutex compact_mu_;
+  std::condition_variable compact_cv_;
+  bool compact_stop_ = false;                                 // guarded by compact_mu_
+  bool compact_pending_ = false;                              // guarded by compact_mu_
+  std::vector<std::function<void(Status)>> compact_waiters_;  // guarded by compact_mu_
+
+  std::chrono::steady_clock::time_point last_checkpoint_;  // apply thread only
+
+  std::thread raft_thread_;
+  std::thread apply_thread_;
+  std::vector<std::thread> reader_threads_;
+  std::thread compactor_thread_;
+};
+
+}  // namespace cairn::server

@@ -1,0 +1,236 @@
+// A single member serves etcd's KV semantics through raft, and keeps them across restarts.
+#include "server/member.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <future>
+#include <thread>
+
+namespace cairn::server {
+namespace {
+
+class MemberTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::temp_directory_path() /
+           ("cairn-member-test-" + std::to_string(::getpid()) + "-" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    std::filesystem::remove_all(dir_);
+    config_.data_dir = dir_.string();
+    StartMember();
+  }
+  void TearDown() override {
+    member_.reset();
+    std::filesystem::remove_all(dir_);
+  }
+  void StartMember() {
+    auto m = Member::Start(config_);
+    ASSERT_TRUE(m.ok()) << m.status().ToString();
+    member_ = std::move(*m);
+  }
+
+  template <typename Req, typename Resp>
+  Status Call(void (Member::*fn)(const Req&, Resp*, Done), const Req& req, Resp* resp) {
+    std::promise<Status> p;
+    (member_.get()->*fn)(req, resp, [&p](Status s) { p.set_value(std::move(s)); });
+    return p.get_future().get();
+  }
+  Status Put(const std::string& k, const std::string& v, etcdserverpb::PutResponse* r = nullptr) {
+    etcdserverpb::PutRequest req;
+    req.set_key(k);
+    req.set_value(v);
+    etcdserverpb::PutResponse local;
+    return Call(&Member::Put, req, r ? r : &local);
+  }
+  etcdserverpb::RangeResponse Get(const std::string& k, const std::string& end = "",
+                                  bool serializable = false, int64_t rev = 0) {
+    etcdserverpb::RangeRequest req;
+    req.set_key(k);
+    req.set_range_end(end);
+    req.set_serializable(serializable);
+    req.set_revision(rev);
+    etcdserverpb::RangeResponse resp;
+    Status s = Call(&Member::Range, req, &resp);
+    EXPECT_TRUE(s.ok()) << s.ToString();
+    return resp;
+  }
+
+  std::filesystem::path dir_;
+  Config config_;
+  std::unique_ptr<Member> member_;
+};
+
+TEST_F(MemberTest, PutThenLinearizableAndSerializableGet) {
+  etcdserverpb::PutResponse put;
+  ASSERT_TRUE(Put("a", "1", &put).ok());
+  EXPECT_EQ(put.header().revision(), 2);
+  EXPECT_EQ(put.header().member_id(), member_->id());
+  EXPECT_EQ(put.header().cluster_id(), member_->cluster_id());
+  EXPECT_GE(put.header().raft_term(), 1u);
+  for (bool serializable : {false, true}) {
+    auto got = Get("a", "", serializable);
+    ASSERT_EQ(got.kvs_size(), 1);
+    EXPECT_EQ(got.kvs(0).value(), "1");
+    EXPECT_EQ(got.kvs(0).create_revision(), 2);
+    EXPECT_EQ(got.kvs(0).version(), 1);
+    EXPECT_EQ(got.header().revision(), 2);
+  }
+}
+
+TEST_F(MemberTest, DeleteTxnAndCompactFollowEtcd) {
+  ASSERT_TRUE(Put("k1", "a").ok());  // rev 2
+  ASSERT_TRUE(Put("k2", "b").ok());  // rev 3
+
+  etcdserverpb::TxnRequest txn;
+  auto* cmp = txn.add_compare();
+  cmp->set_key("k1");
+  cmp->set_target(etcdserverpb::Compare::VALUE);
+  cmp->set_result(etcdserverpb::Compare::EQUAL);
+  cmp->set_value("a");
+  txn.add_success()->mutable_request_put()->set_key("k3");
+  txn.add_success()->mutable_request_range()->set_key("k1");
+  txn.add_failure()->mutable_request_delete_range()->set_key("k1");
+  etcdserverpb::TxnResponse txn_resp;
+  ASSERT_TRUE(Call(&Member::Txn, txn, &txn_resp).ok());
+  EXPECT_TRUE(txn_resp.succeeded());
+  ASSERT_EQ(txn_resp.responses_size(), 2);
+  EXPECT_EQ(txn_resp.responses(1).response_range().kvs(0).value(), "a");
+  EXPECT_EQ(txn_resp.header().revision(), 4);
+
+  etcdserverpb::DeleteRangeRequest del;
+  del.set_key("k");
+  del.set_range_end("l");
+  del.set_prev_kv(true);
+  etcdserverpb::DeleteRangeResponse del_resp;
+  ASSERT_TRUE(Call(&Member::DeleteRange, del, &del_resp).ok());
+  EXPECT_EQ(del_resp.deleted(), 3);
+  EXPECT_EQ(del_resp.prev_kvs_size(), 3);
+  EXPECT_EQ(del_resp.header().revision(), 5);
+
+  EXPECT_EQ(Get("k1", "", false, 3).kvs(0).value(), "a");  // history before the delete
+  etcdserverpb::CompactionRequest compact;
+  compact.set_revision(4);
+  compact.set_physical(true);
+  etcdserverpb::CompactionResponse compact_resp;
+  ASSERT_TRUE(Call(&Member::Compact, compact, &compact_resp).ok());
+
+  etcdserverpb::RangeRequest old;
+  old.set_key("k1");
+  old.set_revision(3);
+  etcdserverpb::RangeResponse old_resp;
+  Status s = Call(&Member::Range, old, &old_resp);
+  EXPECT_EQ(s, Status(Code::kOutOfRange, "etcdserver: mvcc: required revision has been compacted"));
+  EXPECT_EQ(Call(&Member::Compact, compact, &compact_resp),
+            Status(Code::kOutOfRange, "etcdserver: mvcc: required revision has been compacted"));
+}
+
+TEST_F(MemberTest, BadRequestsGetEtcdsErrorsAndChangeNothing) {
+  etcdserverpb::PutResponse put;
+  EXPECT_EQ(Put("", "v", &put), Status(Code::kInvalidArgument, "etcdserver: key is not provided"));
+
+  etcdserverpb::PutRequest ignore;
+  ignore.set_key("missing");
+  ignore.set_ignore_value(true);
+  EXPECT_EQ(Call(&Member::Put, ignore, &put),
+            Status(Code::kInvalidArgument, "etcdserver: key not found"));
+  ignore.set_value("v");
+  EXPECT_EQ(Call(&Member::Put, ignore, &put),
+            Status(Code::kInvalidArgument, "etcdserver: value is provided"));
+
+  etcdserverpb::PutRequest leased;
+  leased.set_key("k");
+  leased.set_lease(42);
+  EXPECT_EQ(Call(&Member::Put, leased, &put),
+            Status(Code::kNotFound, "etcdserver: requested lease not found"));
+
+  EXPECT_EQ(Put("big", std::string(config_.max_request_bytes, 'x'), &put),
+            Status(Code::kInvalidArgument, "etcdserver: request is too large"));
+
+  etcdserverpb::TxnRequest txn;
+  for (uint32_t i = 0; i <= config_.max_txn_ops; ++i) {
+    txn.add_success()->mutable_request_put()->set_key("k" + std::to_string(i));
+  }
+  etcdserverpb::TxnResponse txn_resp;
+  EXPECT_EQ(Call(&Member::Txn, txn, &txn_resp),
+            Status(Code::kInvalidArgument, "etcdserver: too many operations in txn request"));
+  etcdserverpb::TxnRequest dup;
+  dup.add_success()->mutable_request_put()->set_key("d");
+  dup.add_success()->mutable_request_put()->set_key("d");
+  EXPECT_EQ(Call(&Member::Txn, dup, &txn_resp),
+            Status(Code::kInvalidArgument, "etcdserver: duplicate key given in txn request"));
+
+  etcdserverpb::RangeRequest future;
+  future.set_key("a");
+  future.set_revision(100);
+  etcdserverpb::RangeResponse range_resp;
+  EXPECT_EQ(Call(&Member::Range, future, &range_resp),
+            Status(Code::kOutOfRange, "etcdserver: mvcc: required revision is a future revision"));
+  etcdserverpb::RangeRequest bad_sort;
+  bad_sort.set_key("a");
+  bad_sort.set_sort_target(static_cast<etcdserverpb::RangeRequest::SortTarget>(99));
+  EXPECT_EQ(Call(&Member::Range, bad_sort, &range_resp).code(), Code::kInvalidArgument);
+
+  // Nothing above made a revision.
+  EXPECT_EQ(Get("a").header().revision(), 1);
+}
+
+TEST_F(MemberTest, ConcurrentWritersEachGetTheirOwnRevision) {
+  constexpr int kThreads = 8, kPerThread = 50;
+  std::vector<std::thread> threads;
+  std::vector<std::vector<int64_t>> revs(kThreads);
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kPerThread; ++i) {
+        etcdserverpb::PutResponse r;
+        ASSERT_TRUE(Put("t" + std::to_string(t) + "/" + std::to_string(i), "v", &r).ok());
+        revs[t].push_back(r.header().revision());
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  std::set<int64_t> all;
+  for (auto& v : revs) all.insert(v.begin(), v.end());
+  EXPECT_EQ(all.size(), size_t{kThreads * kPerThread});
+  EXPECT_EQ(*all.rbegin(), 1 + kThreads * kPerThread);
+  EXPECT_EQ(Get("t", "u", true).count(), kThreads * kPerThread);
+}
+
+TEST_F(MemberTest, RestartKeepsKeysAndRevisions) {
+  ASSERT_TRUE(Put("x", "1").ok());
+  ASSERT_TRUE(Put("x", "2").ok());
+  const uint64_t id = member_->id();
+  member_.reset();
+  StartMember();
+  EXPECT_EQ(member_->id(), id);
+  auto got = Get("x");
+  ASSERT_EQ(got.kvs_size(), 1);
+  EXPECT_EQ(got.kvs(0).value(), "2");
+  EXPECT_EQ(got.kvs(0).version(), 2);
+  EXPECT_EQ(got.header().revision(), 3);
+  etcdserverpb::PutResponse put;
+  ASSERT_TRUE(Put("x", "3", &put).ok());
+  EXPECT_EQ(put.header().revision(), 4);
+}
+
+TEST_F(MemberTest, StatusReportsTheEtcdApiLevelAndRaftState) {
+  ASSERT_TRUE(Put("s", "1").ok());
+  etcdserverpb::StatusResponse status;
+  ASSERT_TRUE(member_->GetStatus(&status).ok());
+  EXPECT_EQ(status.version(), "3.5.35");
+  EXPECT_EQ(status.leader(), member_->id());
+  EXPECT_GE(status.raftappliedindex(), 2u);
+  EXPECT_GT(status.dbsize(), 0);
+  EXPECT_EQ(status.dbsizequota(), int64_t{2} << 30);
+}
+
+TEST_F(MemberTest, CallsAfterStopFailWithServerStopped) {
+  member_->Stop();
+  EXPECT_EQ(Put("a", "1"), Status(Code::kUnavailable, "etcdserver: server stopped"));
+  etcdserverpb::StatusResponse status;
+  EXPECT_EQ(member_->GetStatus(&status), Status(Code::kUnavailable, "etcdserver: server stopped"));
+}
+
+}  // namespace
+}  // namespace cairn::server
