@@ -585,6 +585,13 @@ Status Store::SetAppliedIndex(uint64_t applied_index) {
   return Write(applied_index, nullptr, [](Writer*) -> Result<bool> { return true; }).status();
 }
 
+Result<uint64_t> Store::Checkpoint() {
+  // Every write that set this index committed before the checkpoint starts, so it is in it.
+  uint64_t applied = applied_index_.load();
+  CAIRN_RETURN_IF_ERROR(db_->Checkpoint());
+  return applied;
+}
+
 Status Store::RunCompaction(size_t batch) {
   while (true) {
     Result<bool> done = CompactBatch(batch);

@@ -44,6 +44,9 @@ class Store {
   // schedules their removal, which RunCompaction does. etcd's errors: Compacted when at or
   // below the compacted revision, FutureRev when above the current one.
   Result<CompactResponse> Compact(int64_t revision, uint64_t applied_index);
+  // Checkpoints the database and returns an applied index it made durable: the raft log
+  // may be compacted below it, since replay after a crash starts above it.
+  Result<uint64_t> Checkpoint();
   // Stores the applied index of a raft entry that does not touch the MVCC state.
   Status SetAppliedIndex(uint64_t applied_index);
 
