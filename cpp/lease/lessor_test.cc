@@ -377,6 +377,24 @@ TEST_F(LessorTest, RenewResetsTheCheckpointedRemainingTtlThroughARaftCheckpoint)
   EXPECT_EQ(Ttl(1, kT0 + 20 * kSecond).ttl, 600);
 }
 
+TEST_F(LessorTest, EveryAppliedCheckpointLetsTheNextRenewalAskForAResetAgain) {
+  Grant(1, 600);
+  ASSERT_TRUE(lessor_->ApplyCheckpoint(1, 100, kT0).ok());
+  lessor_->Promote(kT0, 0);
+  auto r = lessor_->Renew(1, kT0 + 10 * kSecond);
+  ASSERT_TRUE(r.ok());
+  ASSERT_TRUE(r->reset_checkpoint);
+  ASSERT_TRUE(lessor_->ApplyCheckpoint(1, 0, kT0 + 11 * kSecond).ok());
+  // The same leader later checkpoints the lease, and that applies too.
+  auto cps = lessor_->Checkpoints(kT0 + 311 * kSecond, 100);
+  ASSERT_EQ(cps.size(), 1u);
+  EXPECT_EQ(cps[0].remaining_ttl, 299);
+  ASSERT_TRUE(lessor_->ApplyCheckpoint(1, 299, kT0 + 311 * kSecond).ok());
+  auto later = lessor_->Renew(1, kT0 + 320 * kSecond);
+  ASSERT_TRUE(later.ok());
+  EXPECT_TRUE(later->reset_checkpoint);
+}
+
 TEST_F(LessorTest, ACheckpointOvertakenByARenewalIsCorrectedByTheNextCheckpoint) {
   lessor_->Promote(kT0, 0);
   Grant(1, 600);
@@ -396,6 +414,45 @@ TEST_F(LessorTest, ACheckpointOvertakenByARenewalIsCorrectedByTheNextCheckpoint)
   lessor_->Demote();
   lessor_->Promote(kT0 + 403 * kSecond, 0);
   EXPECT_EQ(Ttl(1, kT0 + 403 * kSecond).ttl, 599);
+}
+
+TEST_F(LessorTest, AStaleCheckpointAppliedJustAfterARenewalIsResetToTheFullTtl) {
+  lessor_->Promote(kT0, 0);
+  Grant(1, 600);
+  const int64_t t = kT0 + kSecond;
+  ASSERT_TRUE(lessor_->Renew(1, t).ok());
+  // A checkpoint taken before the renewal (by this or a former leader) applies now.
+  ASSERT_TRUE(lessor_->ApplyCheckpoint(1, 100, t).ok());
+  // The lease has its full TTL left, so the replacement is "no remaining TTL" (0).
+  auto cps = lessor_->Checkpoints(t, 100);
+  ASSERT_EQ(cps.size(), 1u);
+  EXPECT_EQ(cps[0].id, 1);
+  EXPECT_EQ(cps[0].remaining_ttl, 0);
+  ASSERT_TRUE(lessor_->ApplyCheckpoint(1, 0, t).ok());
+  lessor_->Demote();
+  lessor_->Promote(t, 0);
+  EXPECT_EQ(Ttl(1, t).ttl, 600);
+}
+
+TEST_F(LessorTest, ALostResetProposalIsCorrectedByTheNextScheduledCheckpoint) {
+  Grant(1, 600);
+  ASSERT_TRUE(lessor_->ApplyCheckpoint(1, 100, kT0).ok());
+  // 100 s left is less than an interval: nothing is scheduled on Promote.
+  lessor_->Promote(kT0, 0);
+  EXPECT_TRUE(lessor_->Checkpoints(kT0 + 99 * kSecond, 100).empty());
+  auto r = lessor_->Renew(1, kT0 + 10 * kSecond);
+  ASSERT_TRUE(r.ok());
+  ASSERT_TRUE(r->reset_checkpoint);
+  // The server's proposal of (1, 0) is lost; later keepalives do not ask again...
+  auto again = lessor_->Renew(1, kT0 + 20 * kSecond);
+  ASSERT_TRUE(again.ok());
+  EXPECT_FALSE(again->reset_checkpoint);
+  // ...but the renewal scheduled a checkpoint one interval after it, which replaces the
+  // stale 100 s on every member.
+  EXPECT_TRUE(lessor_->Checkpoints(kT0 + 310 * kSecond - 1, 100).empty());
+  auto cps = lessor_->Checkpoints(kT0 + 310 * kSecond, 100);
+  ASSERT_EQ(cps.size(), 1u);
+  EXPECT_EQ(cps[0].remaining_ttl, 310);  // renewed at t+20 for 600 s
 }
 
 TEST_F(LessorTest, PromoteSpreadsLeasesThatWouldExpireInOnePile) {
