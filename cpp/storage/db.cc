@@ -28,7 +28,7 @@ Result<std::unique_ptr<Db>> Db::Open(const std::string& dir, const DbOptions& op
   // journal files a checkpoint made unnecessary. Commits sync only when asked ("sync=on"),
   // which the raft log store does once per batch.
   std::string config = "create,cache_size=" + std::to_string(options.cache_size_mb) +
-                       "MB,log=(enabled=true,archive=true,file_max=64MB),session_max=256,"
+                       "MB,log=(enabled=true,archive=true,file_max=16MB),session_max=256,"
                        "transaction_sync=(enabled=false)";
   if (options.checkpoint_interval_s > 0) {
     config += ",checkpoint=(wait=" + std::to_string(options.checkpoint_interval_s) + ")";
