@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "base/etcd_errors.h"
@@ -551,6 +552,56 @@ TEST_F(LessorTest, RenewTouchesNoTableSoARestartKeepsTheReplicatedState) {
   Restart();
   // Until the reset checkpoint applies, every member (and the restarted one) holds 100.
   EXPECT_EQ(Ttl(1, kT0).ttl, 100);
+}
+
+// --- Threads ---
+
+TEST_F(LessorTest, ApplyThreadWritesAndLeaderThreadReadsRunConcurrently) {
+  // The apply thread grants, attaches and revokes while another thread renews, reads and
+  // collects expiries and checkpoints, as the server's threads do. The end state must be
+  // exactly what the apply thread did (and the sanitizers must see nothing).
+  lessor_->Promote(kT0, 0);
+  const int64_t kLeases = 400;
+  std::thread apply([&] {
+    for (int64_t id = 1; id <= kLeases; ++id) {
+      EXPECT_TRUE(lessor_->Grant(id, 1000, kT0).ok());
+      EXPECT_TRUE(lessor_->Attach(id, "key" + std::to_string(id)).ok());
+      if (id % 2 == 0) {
+        auto keys = lessor_->Revoke(id - 1);
+        EXPECT_TRUE(keys.ok());
+        if (keys.ok()) {
+          EXPECT_EQ(*keys, Keys{"key" + std::to_string(id - 1)});
+        }
+      }
+      EXPECT_TRUE(lessor_->ApplyCheckpoint(id, 900, kT0).ok());
+    }
+  });
+  std::thread leader([&] {
+    for (int64_t i = 0; i < 4 * kLeases; ++i) {
+      const int64_t id = i % kLeases + 1;
+      const int64_t now = kT0 + i;
+      auto r = lessor_->Renew(id, now);
+      if (!r.ok()) {
+        EXPECT_EQ(r.status(), etcd::LeaseNotFound());
+      }
+      auto ttl = lessor_->TimeToLive(id, now, true);
+      if (ttl.ok()) {
+        EXPECT_EQ(ttl->granted_ttl, 1000);
+        EXPECT_LE(ttl->keys.size(), 1u);
+      }
+      EXPECT_TRUE(lessor_->ExpiredLeases(now, 10).empty());  // nothing runs out
+      lessor_->Checkpoints(now + 300 * kSecond, 10);
+      lessor_->Leases();
+    }
+  });
+  apply.join();
+  leader.join();
+  std::vector<int64_t> want;
+  for (int64_t id = 2; id <= kLeases; id += 2) want.push_back(id);
+  EXPECT_EQ(lessor_->Leases(), want);
+  for (int64_t id : want) {
+    EXPECT_EQ(Ttl(id, kT0, true).keys, Keys{"key" + std::to_string(id)}) << id;
+  }
 }
 
 }  // namespace
