@@ -3,8 +3,10 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "base/etcd_errors.h"
@@ -536,6 +538,41 @@ TEST_F(StoreTest, CompactionRemovesSupersededRevisionsFromTheTables) {
   ASSERT_TRUE((*s2)->Compact((*s2)->current_revision(), ++i2).ok());
   EXPECT_EQ((*s2)->HashKV(0)->hash, store_->HashKV(0)->hash);
   EXPECT_NE((*s2)->Hash()->hash, store_->Hash()->hash);
+}
+
+TEST_F(StoreTest, CompactionAndReadsRunAlongsideWrites) {
+  for (int i = 0; i < 1000; ++i) Put("k" + std::to_string(i % 40), std::to_string(i));
+  int64_t compacted = store_->current_revision();
+  RangeRequest at_compacted;
+  at_compacted.key = "k";
+  at_compacted.range_end = "l";
+  at_compacted.revision = compacted;
+  const RangeResponse want = *store_->Range(at_compacted);
+  ASSERT_EQ(want.count, 40);
+  ASSERT_TRUE(store_->Compact(compacted, ++index_).ok());
+
+  std::atomic<bool> writing{true};
+  Status compaction;
+  std::thread compactor([&] { compaction = store_->RunCompaction(5); });
+  std::atomic<int> reads{0}, bad_reads{0};
+  std::thread reader([&] {
+    while (writing.load() || reads.load() < 10) {
+      auto r = store_->Range(at_compacted);
+      // Every read sees the compacted revision whole, whatever compaction has deleted.
+      if (!r.ok() || r->kvs != want.kvs || r->count != 40) bad_reads.fetch_add(1);
+      reads.fetch_add(1);
+    }
+  });
+  for (int i = 0; i < 300; ++i) Put("k" + std::to_string(i % 40), "new" + std::to_string(i));
+  writing = false;
+  compactor.join();
+  reader.join();
+  EXPECT_TRUE(compaction.ok()) << compaction.ToString();
+  EXPECT_EQ(bad_reads.load(), 0) << "of " << reads.load();
+  EXPECT_EQ(store_->current_revision(), compacted + 300);
+  EXPECT_EQ(Get("k39").kvs[0].value, "new279");  // the last i < 300 with i % 40 == 39
+  EXPECT_EQ(*store_->Range(at_compacted),
+            (RangeResponse{store_->current_revision(), want.kvs, false, 40}));
 }
 
 TEST_F(StoreTest, StateAndAppliedIndexSurviveReopen) {
