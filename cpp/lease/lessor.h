@@ -119,7 +119,9 @@ class Lessor {
 
   // This member leads from now on: every lease expires at now_ms + extend_ms + its
   // checkpointed remaining TTL (its TTL if none), spread as etcd does when many would
-  // expire at once, and checkpoints are scheduled.
+  // expire at once, and checkpoints are scheduled. etcd calls it on the apply thread when
+  // it applies the empty entry that opens its term as leader, so that every earlier grant
+  // and checkpoint has applied, with extend = the election timeout.
   void Promote(int64_t now_ms, int64_t extend_ms);
   // This member no longer leads: no lease expires, nothing is handed out.
   void Demote();
