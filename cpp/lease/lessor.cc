@@ -13,7 +13,8 @@ namespace {
 
 constexpr int64_t kMsPerSecond = 1000;
 
-// Seconds left before `expiry_ms`, rounded up, as etcd's checkpoints round.
+// A positive number of milliseconds in whole seconds, rounded up as etcd rounds the
+// remaining TTL it checkpoints.
 int64_t CeilSeconds(int64_t ms) {
   return (ms + kMsPerSecond - 1) / kMsPerSecond;
 }
