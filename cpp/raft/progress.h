@@ -64,6 +64,9 @@ struct Progress {
   bool recent_active = false;
   // kProbe: one append is outstanding; wait for a response or heartbeat response.
   bool probe_sent = false;
+  // Highest commit index sent to this follower that it can apply (it commits no further than
+  // the entries it holds). An empty append carries a newer commit index when this lags.
+  uint64_t sent_commit = 0;
   Inflights inflights;
   bool is_learner = false;
 

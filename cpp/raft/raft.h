@@ -138,6 +138,9 @@ class RawNode {
   // is no known leader, a leader transfer is in progress, or this member was removed.
   // Success means accepted for replication, not committed.
   Status Propose(std::string data);
+  // Proposes several entries at once: one append per follower carries them all, which is how
+  // a server batches concurrent client requests (group commit).
+  Status ProposeBatch(std::vector<std::string> batch);
   // Proposes a membership change. A leader refuses it while another is pending (proposed but
   // not yet applied).
   Status ProposeConfChange(const ConfChange& change);

@@ -694,15 +694,19 @@ bool Raft::MaybeSendAppend(NodeId to, bool send_if_empty) {
   if (pr == nullptr || pr->IsPaused()) return false;
   auto term = log_.Term(pr->next - 1);
   auto ents = log_.EntriesFrom(pr->next, max_size_per_msg_);
-  if (term.ok() && ents.ok() && ents->empty() && !send_if_empty) return false;
+  // Even with nothing new to send, tell the follower a commit index it has not heard of.
+  bool bump_commit = std::min(log_.committed(), pr->next - 1) > pr->sent_commit;
+  if (term.ok() && ents.ok() && ents->empty() && !send_if_empty && !bump_commit) return false;
   if (!term.ok() || !ents.ok()) return SendSnapshot(to, pr);
   size_t n = ents->size();
+  uint64_t commit = log_.committed();
+  pr->sent_commit = std::max(pr->sent_commit, std::min(commit, pr->next - 1 + n));
   Send(Message{.type = MessageType::kAppend,
                .to = to,
                .log_term = *term,
                .index = pr->next - 1,
                .entries = std::move(ents).value(),
-               .commit = log_.committed()});
+               .commit = commit});
   pr->SentEntries(n);
   return true;
 }
@@ -739,6 +743,7 @@ void Raft::SendHeartbeat(NodeId to, const std::string& ctx) {
   Progress* pr = tracker_.Get(to);
   // The follower may not have entries up to our commit index yet.
   uint64_t commit = std::min(pr->match, log_.committed());
+  pr->sent_commit = std::max(pr->sent_commit, commit);
   Send(Message{.type = MessageType::kHeartbeat, .to = to, .commit = commit, .context = ctx});
 }
 

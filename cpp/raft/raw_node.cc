@@ -36,6 +36,14 @@ Status RawNode::Propose(std::string data) {
   return raft_->Step(std::move(m));
 }
 
+Status RawNode::ProposeBatch(std::vector<std::string> batch) {
+  if (batch.empty()) return Status::Ok();
+  Message m{.type = MessageType::kPropose, .from = raft_->id()};
+  m.entries.reserve(batch.size());
+  for (std::string& data : batch) m.entries.push_back(Entry{.data = std::move(data)});
+  return raft_->Step(std::move(m));
+}
+
 Status RawNode::ProposeConfChange(const ConfChange& change) {
   if (raft_->role() == StateRole::kLeader && raft_->pending_conf_index() > raft_->log().applied()) {
     return ErrProposalDropped();
