@@ -274,12 +274,14 @@ class Store::View {
     return Status::Ok();
   }
 
-  // Walks the index key by key: the entries of a key are adjacent and ascending, so its
-  // state at `rev` is the last entry at or below rev; past it, seek to the next key.
+  // Walks the index key by key: a key's entries are adjacent and ascending, so its state
+  // at `rev` is the entry found by seeking to (key, rev, max) and stepping back; then a
+  // seek past all of its entries lands on the next key. Two seeks a key, whatever the
+  // length of its history.
   Status ScanIndex(const KeySpan& span, int64_t rev, size_t fetch, bool values,
                    std::vector<KeyValue>* out, int64_t* count) {
     CAIRN_ASSIGN_OR_RETURN(bool ok, index_.SeekGE(IndexKeyPrefix(span.begin)));
-    std::string prefix, key;
+    std::string prefix, key, target;
     while (ok) {
       std::string_view p;
       Revision r;
@@ -291,21 +293,20 @@ class Store::View {
       if (span.Past(key)) break;
       std::optional<Revision> best;
       bool tombstone = false;
-      bool same_key = true;
-      while (r.main <= rev) {
+      if (r.main <= rev) {
+        target = prefix;
+        storage::AppendBigEndian64(&target, static_cast<uint64_t>(rev));
+        storage::AppendBigEndian64(&target,
+                                   static_cast<uint64_t>(std::numeric_limits<int64_t>::max()));
+        CAIRN_ASSIGN_OR_RETURN(bool found, index_.SeekLE(target));
+        // The key's first entry is at or below rev, so this finds one of its entries.
+        if (!found || !SplitIndexKey(index_.key(), &p, &r) || p != prefix) {
+          return DataLoss("mvcc: index changed under a snapshot");
+        }
         best = r;
         tombstone = index_.value() == kTombstone;
-        CAIRN_ASSIGN_OR_RETURN(ok, index_.Next());
-        if (!ok) break;
-        if (!SplitIndexKey(index_.key(), &p, &r)) return DataLoss("mvcc: malformed index key");
-        if (p != prefix) {
-          same_key = false;
-          break;
-        }
       }
-      if (ok && same_key) {
-        CAIRN_ASSIGN_OR_RETURN(ok, index_.SeekGE(prefix + std::string(16, '\xff')));
-      }
+      CAIRN_ASSIGN_OR_RETURN(ok, index_.SeekGE(prefix + std::string(16, '\xff')));
       if (!best.has_value() || tombstone) continue;
       ++*count;
       if (out->size() >= fetch) continue;
