@@ -138,16 +138,26 @@ void ToProto(const mvcc::TxnResponse& resp, etcdserverpb::TxnResponse* out) {
   for (const auto& r : resp.responses) {
     auto* op = out->add_responses();
     std::visit(
+        // etcd gives each nested response a header holding only its revision (zero for a
+        // nested txn); clients print it.
         [op](const auto& inner) {
           using T = std::decay_t<decltype(inner)>;
           if constexpr (std::is_same_v<T, mvcc::RangeResponse>) {
-            ToProto(inner, op->mutable_response_range());
+            auto* sub = op->mutable_response_range();
+            sub->mutable_header()->set_revision(inner.revision);
+            ToProto(inner, sub);
           } else if constexpr (std::is_same_v<T, mvcc::PutResponse>) {
-            ToProto(inner, op->mutable_response_put());
+            auto* sub = op->mutable_response_put();
+            sub->mutable_header()->set_revision(inner.revision);
+            ToProto(inner, sub);
           } else if constexpr (std::is_same_v<T, mvcc::DeleteRangeResponse>) {
-            ToProto(inner, op->mutable_response_delete_range());
+            auto* sub = op->mutable_response_delete_range();
+            sub->mutable_header()->set_revision(inner.revision);
+            ToProto(inner, sub);
           } else {
-            ToProto(inner, op->mutable_response_txn());
+            auto* sub = op->mutable_response_txn();
+            sub->mutable_header()->set_revision(inner.revision);
+            ToProto(inner, sub);
           }
         },
         r.response);

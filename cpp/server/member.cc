@@ -38,11 +38,15 @@ uint64_t DecodeReadContext(const std::string& ctx) {
   return seq;
 }
 
-int64_t DirectorySize(const std::string& dir) {
+// The size of the database files (etcd's dbSize is its bbolt file), without WiredTiger's
+// journal, whose files are preallocated at a fixed size.
+int64_t DatabaseSize(const std::string& dir) {
   std::error_code ec;
   int64_t total = 0;
   for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
-    if (entry.is_regular_file(ec)) total += static_cast<int64_t>(entry.file_size(ec));
+    if (entry.is_regular_file(ec) && entry.path().extension() == ".wt") {
+      total += static_cast<int64_t>(entry.file_size(ec));
+    }
   }
   return total;
 }
@@ -379,7 +383,7 @@ Status Member::GetStatus(etcdserverpb::StatusResponse* resp) {
   if (!store_) return etcd::Stopped();
   FillHeader(resp->mutable_header(), store_->current_revision());
   resp->set_version(kEtcdApiVersion);
-  const int64_t size = DirectorySize(config_.EffectiveDataDir());
+  const int64_t size = DatabaseSize(config_.EffectiveDataDir());
   resp->set_dbsize(size);
   resp->set_dbsizeinuse(size);
   resp->set_leader(leader_.load());
@@ -565,7 +569,6 @@ void Member::ApplyLoop() {
       apply_queue_.pop_front();
     }
     for (const raft::Entry& e : entries) ApplyEntry(e);
-    applied_ = entries.back().index;
     ReleaseReads();
     if (Clock::now() - last_checkpoint_ >= kCheckpointInterval) {
       Status s = db_->Checkpoint();
@@ -585,13 +588,14 @@ void Member::ApplyEntry(const raft::Entry& entry) {
     }
     Status s = store_->SetAppliedIndex(entry.index);
     if (!s.ok()) log::Error("cannot store applied index", {{"error", s.ToString()}});
+    applied_ = entry.index;
     return;
   }
 
   Status status;
   ApplyResult result;
   std::vector<mvcc::Event> events;
-  bool physical_compaction = false;
+  bool compaction_applied = false;
   switch (req.request_case()) {
     case cairn::internal::Request::kPut: {
       if (req.put().lease() != 0) {
@@ -628,12 +632,7 @@ void Member::ApplyEntry(const raft::Entry& entry) {
       auto r = store_->Compact(req.compaction().revision(), entry.index);
       if (r.ok()) {
         result = *r;
-        physical_compaction = req.compaction().physical();
-        {
-          std::lock_guard lock(compact_mu_);
-          compact_pending_ = true;
-        }
-        compact_cv_.notify_one();
+        compaction_applied = true;
       } else {
         status = r.status();
       }
@@ -647,6 +646,9 @@ void Member::ApplyEntry(const raft::Entry& entry) {
     }
   }
 
+  // Published before the waiter hears of it, so what a client sees after its write
+  // acknowledges at least this index.
+  applied_ = entry.index;
   Completion done;
   {
     std::lock_guard lock(wait_mu_);
@@ -656,15 +658,21 @@ void Member::ApplyEntry(const raft::Entry& entry) {
       waiters_.erase(it);
     }
   }
-  if (!done) return;
-  if (physical_compaction) {
-    // Answer once the compactor has removed what the compaction made unreachable.
-    std::lock_guard lock(compact_mu_);
-    compact_waiters_.push_back([done = std::move(done), result = std::move(result)](
-                                   Status s) mutable { done(s, std::move(result)); });
-    return;
+  if (compaction_applied) {
+    {
+      std::lock_guard lock(compact_mu_);
+      compact_pending_ = true;
+      if (done && req.compaction().physical()) {
+        // Answer once a compactor run that starts after this has removed what the
+        // compaction made unreachable.
+        compact_waiters_.push_back([done = std::move(done), result = std::move(result)](
+                                       Status s) mutable { done(s, std::move(result)); });
+        done = nullptr;
+      }
+    }
+    compact_cv_.notify_one();
   }
-  done(status, std::move(result));
+  if (done) done(status, std::move(result));
 }
 
 // ---------------------------------------------------------------------------------------
@@ -694,19 +702,17 @@ void Member::ReaderLoop() {
 
 void Member::CompactorLoop() {
   while (true) {
+    // The waiters taken now belong to compactions applied before this run starts.
+    std::vector<std::function<void(Status)>> waiters;
     {
       std::unique_lock lock(compact_mu_);
       compact_cv_.wait(lock, [&] { return compact_stop_ || compact_pending_; });
       if (compact_stop_) return;
       compact_pending_ = false;
+      waiters.swap(compact_waiters_);
     }
     Status s = store_->RunCompaction();
     if (!s.ok()) log::Error("compaction failed", {{"error", s.ToString()}});
-    std::vector<std::function<void(Status)>> waiters;
-    {
-      std::lock_guard lock(compact_mu_);
-      waiters.swap(compact_waiters_);
-    }
     for (auto& w : waiters) w(s);
   }
 }

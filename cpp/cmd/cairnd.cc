@@ -1,0 +1,88 @@
+// cairnd: runs one Cairn member, configured as etcd is, until SIGTERM or SIGINT.
+#include <signal.h>
+
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "base/log.h"
+#include "rpc/http_server.h"
+#include "rpc/services.h"
+#include "server/config.h"
+#include "server/member.h"
+
+extern char** environ;
+
+namespace {
+
+constexpr const char* kCairnVersion = "0.1.0";
+constexpr int kShutdownGraceMs = 2000;
+
+int Run(int argc, char** argv) {
+  std::vector<std::string> args(argv + 1, argv + argc);
+  std::vector<std::string> env;
+  for (char** e = environ; *e != nullptr; ++e) env.emplace_back(*e);
+
+  auto parsed = cairn::server::ParseCommandLine(args, env);
+  if (!parsed.ok()) {
+    std::fprintf(stderr, "cairnd: %s\n", parsed.status().message().c_str());
+    return 2;
+  }
+  if (parsed->show_help) {
+    std::fputs(cairn::server::Usage().c_str(), stdout);
+    return 0;
+  }
+  if (parsed->show_version) {
+    std::printf("cairnd Version: %s\netcd API Version: 3.5.35\n", kCairnVersion);
+    return 0;
+  }
+  const cairn::server::Config& config = parsed->config;
+  cairn::log::Level level;
+  if (cairn::log::ParseLevel(config.log_level, &level)) cairn::log::SetLevel(level);
+  for (const std::string& w : parsed->warnings) cairn::log::Warn(w);
+  if (!parsed->config_file.empty()) {
+    cairn::log::Info("loaded server configuration", {{"path", parsed->config_file}});
+  }
+
+  // Signals are taken by sigwait below; every thread started from here inherits the mask.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  auto member = cairn::server::Member::Start(config);
+  if (!member.ok()) {
+    cairn::log::Error("cannot start member", {{"error", member.status().message()}});
+    return 1;
+  }
+  auto grpc_server = cairn::rpc::ClientServer::Start(member->get(), config.listen_client_urls);
+  if (!grpc_server.ok()) {
+    cairn::log::Error("cannot serve clients", {{"error", grpc_server.status().message()}});
+    return 1;
+  }
+  std::unique_ptr<cairn::rpc::HttpServer> http;
+  if (!config.listen_metrics_urls.empty()) {
+    auto h = cairn::rpc::HttpServer::Start(member->get(), config.listen_metrics_urls);
+    if (!h.ok()) {
+      cairn::log::Error("cannot serve metrics", {{"error", h.status().message()}});
+      return 1;
+    }
+    http = std::move(*h);
+  }
+  cairn::log::Info("ready to serve client requests", {{"name", config.name}});
+
+  int sig = 0;
+  sigwait(&signals, &sig);
+  cairn::log::Info("received signal; shutting down", {{"signal", sig == SIGTERM ? "TERM" : "INT"}});
+  if (http) http->Stop();
+  (*grpc_server)->Shutdown(kShutdownGraceMs);
+  (*member)->Stop();
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  return Run(argc, argv);
+}

@@ -1,0 +1,192 @@
+// The client API services and the gRPC server that carries them.
+#include "rpc/services.h"
+
+#include "base/etcd_errors.h"
+#include "base/log.h"
+
+namespace cairn::rpc {
+
+namespace {
+
+// etcd's allowance on top of --max-request-bytes for gRPC's own framing.
+constexpr int kGrpcOverheadBytes = 512 * 1024;
+
+// A client that sent "hasleader: true" wants to fail fast rather than wait for a leader.
+Status CheckLeader(const grpc::CallbackServerContext* ctx, const server::Member* member) {
+  const auto& md = ctx->client_metadata();
+  auto it = md.find("hasleader");
+  if (it != md.end() && it->second == "true" && member->leader() == 0) return etcd::NoLeader();
+  return Status::Ok();
+}
+
+// Runs `call(done)` unless the leader check fails; `done` finishes the reactor.
+template <typename Call>
+grpc::ServerUnaryReactor* Serve(grpc::CallbackServerContext* ctx, server::Member* member,
+                                Call call) {
+  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+  if (Status s = CheckLeader(ctx, member); !s.ok()) {
+    reactor->Finish(ToGrpc(s));
+    return reactor;
+  }
+  call([reactor](Status s) { reactor->Finish(ToGrpc(s)); });
+  return reactor;
+}
+
+std::string ListenAddress(const server::Url& url) {
+  if (url.scheme == "unix" || url.scheme == "unixs") return "unix:" + url.host;
+  if (url.host.find(':') != std::string::npos) {
+    return "[" + url.host + "]:" + std::to_string(url.port);
+  }
+  return url.host + ":" + std::to_string(url.port);
+}
+
+}  // namespace
+
+grpc::Status ToGrpc(const Status& status) {
+  if (status.ok()) return grpc::Status::OK;
+  return grpc::Status(static_cast<grpc::StatusCode>(status.code()), status.message());
+}
+
+// ---------------------------------------------------------------------------------------
+// KV
+
+grpc::ServerUnaryReactor* KvService::Range(grpc::CallbackServerContext* ctx,
+                                           const etcdserverpb::RangeRequest* req,
+                                           etcdserverpb::RangeResponse* resp) {
+  return Serve(ctx, member_, [&](server::Done done) { member_->Range(*req, resp, done); });
+}
+
+grpc::ServerUnaryReactor* KvService::Put(grpc::CallbackServerContext* ctx,
+                                         const etcdserverpb::PutRequest* req,
+                                         etcdserverpb::PutResponse* resp) {
+  return Serve(ctx, member_, [&](server::Done done) { member_->Put(*req, resp, done); });
+}
+
+grpc::ServerUnaryReactor* KvService::DeleteRange(grpc::CallbackServerContext* ctx,
+                                                 const etcdserverpb::DeleteRangeRequest* req,
+                                                 etcdserverpb::DeleteRangeResponse* resp) {
+  return Serve(ctx, member_, [&](server::Done done) { member_->DeleteRange(*req, resp, done); });
+}
+
+grpc::ServerUnaryReactor* KvService::Txn(grpc::CallbackServerContext* ctx,
+                                         const etcdserverpb::TxnRequest* req,
+                                         etcdserverpb::TxnResponse* resp) {
+  return Serve(ctx, member_, [&](server::Done done) { member_->Txn(*req, resp, done); });
+}
+
+grpc::ServerUnaryReactor* KvService::Compact(grpc::CallbackServerContext* ctx,
+                                             const etcdserverpb::CompactionRequest* req,
+                                             etcdserverpb::CompactionResponse* resp) {
+  return Serve(ctx, member_, [&](server::Done done) { member_->Compact(*req, resp, done); });
+}
+
+// ---------------------------------------------------------------------------------------
+// Maintenance
+
+grpc::ServerUnaryReactor* MaintenanceService::Status(grpc::CallbackServerContext* ctx,
+                                                     const etcdserverpb::StatusRequest*,
+                                                     etcdserverpb::StatusResponse* resp) {
+  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+  reactor->Finish(ToGrpc(member_->GetStatus(resp)));
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* MaintenanceService::Hash(grpc::CallbackServerContext* ctx,
+                                                   const etcdserverpb::HashRequest*,
+                                                   etcdserverpb::HashResponse* resp) {
+  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+  reactor->Finish(ToGrpc(member_->Hash(resp)));
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* MaintenanceService::HashKV(grpc::CallbackServerContext* ctx,
+                                                     const etcdserverpb::HashKVRequest* req,
+                                                     etcdserverpb::HashKVResponse* resp) {
+  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+  reactor->Finish(ToGrpc(member_->HashKV(*req, resp)));
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* MaintenanceService::Alarm(grpc::CallbackServerContext* ctx,
+                                                    const etcdserverpb::AlarmRequest* req,
+                                                    etcdserverpb::AlarmResponse* resp) {
+  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+  // Cairn raises no alarm yet (NOSPACE comes with the quota): listing and deactivating
+  // answer with none, as etcd does when none is raised; activating is not supported.
+  if (req->action() == etcdserverpb::AlarmRequest::ACTIVATE) {
+    reactor->Finish(ToGrpc(Unimplemented("raising alarms by request is not supported")));
+    return reactor;
+  }
+  member_->FillHeader(resp->mutable_header());
+  reactor->Finish(grpc::Status::OK);
+  return reactor;
+}
+
+// ---------------------------------------------------------------------------------------
+// Cluster
+
+grpc::ServerUnaryReactor* ClusterService::MemberList(grpc::CallbackServerContext* ctx,
+                                                     const etcdserverpb::MemberListRequest*,
+                                                     etcdserverpb::MemberListResponse* resp) {
+  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+  member_->FillHeader(resp->mutable_header());
+  for (const server::MemberInfo& m : member_->Members()) {
+    auto* out = resp->add_members();
+    out->set_id(m.id);
+    out->set_name(m.name);
+    for (const auto& u : m.peer_urls) out->add_peerurls(u);
+    for (const auto& u : m.client_urls) out->add_clienturls(u);
+    out->set_islearner(m.is_learner);
+  }
+  reactor->Finish(grpc::Status::OK);
+  return reactor;
+}
+
+// ---------------------------------------------------------------------------------------
+// Server
+
+Result<std::unique_ptr<ClientServer>> ClientServer::Start(server::Member* member,
+                                                          const std::vector<server::Url>& urls) {
+  std::unique_ptr<ClientServer> out(new ClientServer());
+  out->kv_ = std::make_unique<KvService>(member);
+  out->maintenance_ = std::make_unique<MaintenanceService>(member);
+  out->cluster_ = std::make_unique<ClusterService>(member);
+
+  grpc::ServerBuilder builder;
+  out->ports_.assign(urls.size(), 0);
+  for (size_t i = 0; i < urls.size(); ++i) {
+    if (urls[i].scheme == "https" || urls[i].scheme == "unixs") {
+      return Unimplemented("TLS is not supported yet: " + urls[i].text);
+    }
+    builder.AddListeningPort(ListenAddress(urls[i]), grpc::InsecureServerCredentials(),
+                             &out->ports_[i]);
+  }
+  builder.SetMaxReceiveMessageSize(static_cast<int>(member->config().max_request_bytes) +
+                                   kGrpcOverheadBytes);
+  builder.SetMaxSendMessageSize(std::numeric_limits<int>::max());
+  builder.RegisterService(out->kv_.get());
+  builder.RegisterService(out->maintenance_.get());
+  builder.RegisterService(out->cluster_.get());
+  out->server_ = builder.BuildAndStart();
+  if (!out->server_) return Unavailable("cannot listen on the client URLs");
+  for (size_t i = 0; i < urls.size(); ++i) {
+    if (urls[i].scheme == "http" && out->ports_[i] == 0) {
+      return Unavailable("cannot listen on " + urls[i].text);
+    }
+    log::Info("serving client traffic", {{"address", urls[i].text}, {"port", out->ports_[i]}});
+  }
+  return out;
+}
+
+ClientServer::~ClientServer() {
+  Shutdown(0);
+}
+
+void ClientServer::Shutdown(int grace_ms) {
+  if (!server_) return;
+  server_->Shutdown(std::chrono::system_clock::now() + std::chrono::milliseconds(grace_ms));
+  server_->Wait();
+  server_.reset();
+}
+
+}  // namespace cairn::rpc
