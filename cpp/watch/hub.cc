@@ -117,7 +117,7 @@ int64_t Hub::revision() const {
 
 Hub::Counts Hub::counts() const {
   std::lock_guard<std::mutex> lock(mu_);
-  return Counts{streams_.size(), synced_count_, unsynced_.size()};
+  return Counts{streams_.size(), synced_count_, unsynced_.size(), victims_total_};
 }
 
 void Hub::Notify(int64_t revision, const std::vector<mvcc::Event>& events) {
@@ -161,6 +161,7 @@ void Hub::Notify(int64_t revision, const std::vector<mvcc::Event>& events) {
       } else {
         // The stream is behind: this watcher takes this revision from history later.
         MakeUnsyncedLocked(w, revision);
+        ++victims_total_;
         victims = true;
       }
     }
@@ -376,7 +377,7 @@ void Hub::RunWakes(const WakeList& wakes) {
 }
 
 void Hub::CloseStream(StreamState* s) {
-  WakeList unused;  // a closed stream's queue takes nothing, so nothing to wake
+  WakeList unused;  // removing a closed stream's watchers queues nothing; kept for safety
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (!s->closed) {
@@ -387,9 +388,13 @@ void Hub::CloseStream(StreamState* s) {
       streams_.erase(s);
     }
   }
+  {
+    std::lock_guard<std::mutex> lock(s->queue_mu);
+    s->queue_closed = true;
+    s->queue.clear();
+  }
+  RunWakes(unused);  // settles the count of any wake taken above; calls none
   std::unique_lock<std::mutex> lock(s->queue_mu);
-  s->queue_closed = true;
-  s->queue.clear();
   int self = tls_waking_stream == s ? 1 : 0;
   s->wakes_done.wait(lock, [&] { return s->wakes_in_flight <= self; });
 }

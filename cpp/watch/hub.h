@@ -62,7 +62,10 @@ class Stream;
 // held; the rpc layer starts popping (TryPop) in answer. It runs on whichever thread added
 // the response (the apply thread in Notify, the dispatcher, or a thread calling the
 // stream's methods), possibly on two threads at once, so it must be quick, must not block,
-// and must not destroy the stream. After Stream::Close returns it is never called again.
+// and must not destroy the stream (Close from inside it is fine). It may also come while
+// the rpc layer is still writing the response it popped last (the queue was empty, not
+// idle), so the rpc layer keeps its own "write in flight" flag. After Stream::Close
+// returns it is never called again.
 using WakeFn = std::function<void()>;
 
 // One member's watch hub. Thread safety: every method may be called from any thread.
@@ -94,10 +97,12 @@ class Hub {
   // The last revision notified: every synced watcher has every event up to it.
   int64_t revision() const;
 
+  // For metrics and tests (etcd's watch_stream, watcher and slow_watcher gauges).
   struct Counts {
     size_t streams = 0;
     size_t synced = 0;
     size_t unsynced = 0;
+    uint64_t victims_total = 0;  // watchers Notify found a full queue for, since Start
   };
   Counts counts() const;
 
@@ -146,6 +151,7 @@ class Hub {
   std::unordered_set<Watcher*> progress_watchers_;  // guarded by mu_
   std::unordered_set<StreamState*> streams_;        // guarded by mu_
   uint64_t next_seq_ = 0;                           // guarded by mu_
+  uint64_t victims_total_ = 0;                      // guarded by mu_
   std::optional<Clock::time_point> next_progress_;  // guarded by mu_
 
   std::mutex dispatcher_mu_;
