@@ -318,7 +318,12 @@ void Simulation::HandleReady(Member& mem) {
   raft::Ready rd = mem.node->GetReady();
   if (rd.soft_state) CheckLeader(mem);
   for (Message& m : rd.messages) Send(std::move(m));
-  if (chaos_ && rng_.Chance(crash_ / 20)) {
+  // Crashes between sending and persisting are where persistence bugs hide: more likely
+  // when the Ready carries a new term or vote.
+  const raft::HardState& on_disk = mem.disk->hard_state();
+  bool new_vote =
+      rd.hard_state && (rd.hard_state->term != on_disk.term || rd.hard_state->vote != on_disk.vote);
+  if (chaos_ && rng_.Chance(new_vote ? crash_ * 3 : crash_ / 20)) {
     // Crash in the middle of the Ready: the leader's appends left, nothing was persisted.
     Crash(mem.id);
     return;
@@ -510,7 +515,7 @@ void Simulation::RandomEvents() {
   }
   if (!live.empty() && rng_.Chance(crash_)) Crash(rng_.Pick(live));
   for (auto& [id, mem] : members_) {
-    if (!mem.node && rng_.Chance(0.05)) {
+    if (!mem.node && rng_.Chance(0.2)) {
       Start(id);
       break;
     }
