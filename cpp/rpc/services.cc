@@ -1,6 +1,9 @@
 // The client API services and the gRPC server that carries them.
 #include "rpc/services.h"
 
+#include <deque>
+#include <mutex>
+
 #include "base/etcd_errors.h"
 #include "base/log.h"
 
@@ -143,6 +146,109 @@ grpc::ServerUnaryReactor* ClusterService::MemberList(grpc::CallbackServerContext
 }
 
 // ---------------------------------------------------------------------------------------
+// Lease
+
+grpc::ServerUnaryReactor* LeaseService::LeaseGrant(grpc::CallbackServerContext* ctx,
+                                                   const etcdserverpb::LeaseGrantRequest* req,
+                                                   etcdserverpb::LeaseGrantResponse* resp) {
+  return Serve(ctx, member_, [&](server::Done done) { member_->LeaseGrant(*req, resp, done); });
+}
+
+grpc::ServerUnaryReactor* LeaseService::LeaseRevoke(grpc::CallbackServerContext* ctx,
+                                                    const etcdserverpb::LeaseRevokeRequest* req,
+                                                    etcdserverpb::LeaseRevokeResponse* resp) {
+  return Serve(ctx, member_, [&](server::Done done) { member_->LeaseRevoke(*req, resp, done); });
+}
+
+grpc::ServerUnaryReactor* LeaseService::LeaseTimeToLive(
+    grpc::CallbackServerContext* ctx, const etcdserverpb::LeaseTimeToLiveRequest* req,
+    etcdserverpb::LeaseTimeToLiveResponse* resp) {
+  return Serve(ctx, member_,
+               [&](server::Done done) { done(member_->LeaseTimeToLive(*req, resp)); });
+}
+
+grpc::ServerUnaryReactor* LeaseService::LeaseLeases(grpc::CallbackServerContext* ctx,
+                                                    const etcdserverpb::LeaseLeasesRequest*,
+                                                    etcdserverpb::LeaseLeasesResponse* resp) {
+  return Serve(ctx, member_, [&](server::Done done) { done(member_->LeaseLeases(resp)); });
+}
+
+namespace {
+
+// One LeaseKeepAlive stream: each request renews a lease and queues its answer; answers are
+// written one at a time, in order. Renewing does no I/O, so it runs in the read callback.
+class KeepAliveReactor final
+    : public grpc::ServerBidiReactor<etcdserverpb::LeaseKeepAliveRequest,
+                                     etcdserverpb::LeaseKeepAliveResponse> {
+ public:
+  explicit KeepAliveReactor(server::Member* member) : member_(member) { StartRead(&request_); }
+
+  void OnReadDone(bool ok) override {
+    if (!ok) {  // the client closed its side, or the call ended
+      std::lock_guard lock(mu_);
+      reading_ = false;
+      MaybeFinishLocked();
+      return;
+    }
+    etcdserverpb::LeaseKeepAliveResponse resp;
+    Status s = member_->LeaseKeepAlive(request_, &resp);
+    {
+      std::lock_guard lock(mu_);
+      if (!s.ok()) {
+        status_ = ToGrpc(s);
+        reading_ = false;
+        MaybeFinishLocked();
+        return;
+      }
+      queue_.push_back(std::move(resp));
+      if (!writing_) {
+        writing_ = true;
+        StartWrite(&queue_.front());
+      }
+    }
+    StartRead(&request_);
+  }
+
+  void OnWriteDone(bool ok) override {
+    std::lock_guard lock(mu_);
+    queue_.pop_front();
+    if (!ok) queue_.clear();
+    if (ok && !queue_.empty()) {
+      StartWrite(&queue_.front());
+      return;
+    }
+    writing_ = false;
+    MaybeFinishLocked();
+  }
+
+  void OnDone() override { delete this; }
+
+ private:
+  void MaybeFinishLocked() {
+    if (!reading_ && !writing_ && !finished_) {
+      finished_ = true;
+      Finish(status_);
+    }
+  }
+
+  server::Member* member_;
+  etcdserverpb::LeaseKeepAliveRequest request_;
+  std::mutex mu_;
+  std::deque<etcdserverpb::LeaseKeepAliveResponse> queue_;  // guarded by mu_
+  bool reading_ = true;                                     // guarded by mu_
+  bool writing_ = false;                                    // guarded by mu_
+  bool finished_ = false;                                   // guarded by mu_
+  grpc::Status status_ = grpc::Status::OK;                  // guarded by mu_
+};
+
+}  // namespace
+
+grpc::ServerBidiReactor<etcdserverpb::LeaseKeepAliveRequest, etcdserverpb::LeaseKeepAliveResponse>*
+LeaseService::LeaseKeepAlive(grpc::CallbackServerContext*) {
+  return new KeepAliveReactor(member_);
+}
+
+// ---------------------------------------------------------------------------------------
 // Server
 
 Result<std::unique_ptr<ClientServer>> ClientServer::Start(server::Member* member,
@@ -151,6 +257,7 @@ Result<std::unique_ptr<ClientServer>> ClientServer::Start(server::Member* member
   out->kv_ = std::make_unique<KvService>(member);
   out->maintenance_ = std::make_unique<MaintenanceService>(member);
   out->cluster_ = std::make_unique<ClusterService>(member);
+  out->lease_ = std::make_unique<LeaseService>(member);
 
   grpc::ServerBuilder builder;
   out->ports_.assign(urls.size(), 0);
@@ -167,6 +274,7 @@ Result<std::unique_ptr<ClientServer>> ClientServer::Start(server::Member* member
   builder.RegisterService(out->kv_.get());
   builder.RegisterService(out->maintenance_.get());
   builder.RegisterService(out->cluster_.get());
+  builder.RegisterService(out->lease_.get());
   out->server_ = builder.BuildAndStart();
   if (!out->server_) return Unavailable("cannot listen on the client URLs");
   for (size_t i = 0; i < urls.size(); ++i) {

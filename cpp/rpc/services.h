@@ -71,6 +71,29 @@ class ClusterService final : public etcdserverpb::Cluster::CallbackService {
   server::Member* member_;
 };
 
+class LeaseService final : public etcdserverpb::Lease::CallbackService {
+ public:
+  explicit LeaseService(server::Member* member) : member_(member) {}
+  grpc::ServerUnaryReactor* LeaseGrant(grpc::CallbackServerContext* ctx,
+                                       const etcdserverpb::LeaseGrantRequest* req,
+                                       etcdserverpb::LeaseGrantResponse* resp) override;
+  grpc::ServerUnaryReactor* LeaseRevoke(grpc::CallbackServerContext* ctx,
+                                        const etcdserverpb::LeaseRevokeRequest* req,
+                                        etcdserverpb::LeaseRevokeResponse* resp) override;
+  grpc::ServerUnaryReactor* LeaseTimeToLive(grpc::CallbackServerContext* ctx,
+                                            const etcdserverpb::LeaseTimeToLiveRequest* req,
+                                            etcdserverpb::LeaseTimeToLiveResponse* resp) override;
+  grpc::ServerUnaryReactor* LeaseLeases(grpc::CallbackServerContext* ctx,
+                                        const etcdserverpb::LeaseLeasesRequest* req,
+                                        etcdserverpb::LeaseLeasesResponse* resp) override;
+  grpc::ServerBidiReactor<etcdserverpb::LeaseKeepAliveRequest,
+                          etcdserverpb::LeaseKeepAliveResponse>*
+  LeaseKeepAlive(grpc::CallbackServerContext* ctx) override;
+
+ private:
+  server::Member* member_;
+};
+
 // The gRPC server on a member's client URLs.
 // Thread safety: Start and Shutdown from one thread.
 class ClientServer {
@@ -91,6 +114,7 @@ class ClientServer {
   std::unique_ptr<KvService> kv_;
   std::unique_ptr<MaintenanceService> maintenance_;
   std::unique_ptr<ClusterService> cluster_;
+  std::unique_ptr<LeaseService> lease_;
   std::unique_ptr<grpc::Server> server_;
   std::vector<int> ports_;
 };

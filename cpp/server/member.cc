@@ -25,6 +25,14 @@ constexpr auto kReadIndexRetry = std::chrono::milliseconds(500);
 // checkpoint holds whole entries.
 constexpr auto kCheckpointInterval = std::chrono::seconds(30);
 constexpr int kReaderThreads = 2;
+// Bounds on the lease work the leader proposes per tick.
+constexpr size_t kMaxRevokesPerTick = 100;
+constexpr size_t kMaxCheckpointsPerTick = 1000;
+
+int64_t NowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now().time_since_epoch())
+      .count();
+}
 
 std::string EncodeReadContext(uint64_t seq) {
   std::string out(8, '\0');
@@ -123,6 +131,11 @@ Status Member::Open() {
   CAIRN_ASSIGN_OR_RETURN(db_, storage::Db::Open(dir, db_options));
   CAIRN_ASSIGN_OR_RETURN(log_store_, storage::LogStore::Open(db_.get()));
   CAIRN_ASSIGN_OR_RETURN(store_, mvcc::Store::Open(db_.get()));
+  const int election_ticks = static_cast<int>(
+      std::max<uint32_t>(2, config_.election_timeout_ms / config_.heartbeat_interval_ms));
+  lease::LessorOptions lease_options;
+  lease_options.min_ttl_s = lease::MinLeaseTTL(election_ticks, config_.heartbeat_interval_ms);
+  CAIRN_ASSIGN_OR_RETURN(lessor_, lease::Lessor::Open(db_.get(), lease_options));
 
   CAIRN_ASSIGN_OR_RETURN(raft::InitialState initial, log_store_->GetInitialState());
   CAIRN_ASSIGN_OR_RETURN(uint64_t last_index, log_store_->LastIndex());
@@ -136,8 +149,7 @@ Status Member::Open() {
   raft::Config rc;
   rc.id = id_;
   rc.heartbeat_tick = 1;
-  rc.election_tick = static_cast<int>(
-      std::max<uint32_t>(2, config_.election_timeout_ms / config_.heartbeat_interval_ms));
+  rc.election_tick = election_ticks;
   rc.seed = std::random_device{}();
   rc.applied = store_->applied_index();
   CAIRN_ASSIGN_OR_RETURN(node_, raft::RawNode::Create(rc, log_store_.get()));
@@ -221,6 +233,7 @@ void Member::Stop() {
     if (!s.ok()) log::Error("checkpoint at stop failed", {{"error", s.ToString()}});
   }
   node_.reset();
+  lessor_.reset();
   store_.reset();
   log_store_.reset();
   db_.reset();
@@ -378,6 +391,123 @@ void Member::Compact(const etcdserverpb::CompactionRequest& req,
   });
 }
 
+void Member::LeaseGrant(const etcdserverpb::LeaseGrantRequest& req,
+                        etcdserverpb::LeaseGrantResponse* resp, Done done) {
+  if (req.ttl() > lease::kMaxLeaseTTL) return done(etcd::LeaseTTLTooLarge());
+  cairn::internal::Request ir;
+  *ir.mutable_lease_grant() = req;
+  if (req.id() == 0) {
+    // The id is chosen before proposing so that every member applies the same one.
+    int64_t id = 0;
+    do {
+      id = static_cast<int64_t>(next_request_id_.fetch_add(1) & 0x7fffffffffffffffULL);
+    } while (id == 0 || lessor_->Exists(id));
+    ir.mutable_lease_grant()->set_id(id);
+  }
+  Propose(std::move(ir), [this, resp, done = std::move(done)](Status s, ApplyResult r) {
+    if (!s.ok()) return done(s);
+    const auto& granted = std::get<LeaseGranted>(r);
+    resp->set_id(granted.id);
+    resp->set_ttl(granted.ttl);
+    FillHeader(resp->mutable_header());
+    done(Status::Ok());
+  });
+}
+
+void Member::LeaseRevoke(const etcdserverpb::LeaseRevokeRequest& req,
+                         etcdserverpb::LeaseRevokeResponse* resp, Done done) {
+  cairn::internal::Request ir;
+  *ir.mutable_lease_revoke() = req;
+  Propose(std::move(ir), [this, resp, done = std::move(done)](Status s, ApplyResult) {
+    if (!s.ok()) return done(s);
+    FillHeader(resp->mutable_header());
+    done(Status::Ok());
+  });
+}
+
+Status Member::LeaseTimeToLive(const etcdserverpb::LeaseTimeToLiveRequest& req,
+                               etcdserverpb::LeaseTimeToLiveResponse* resp) {
+  std::shared_lock lock(close_mu_);
+  if (!lessor_) return etcd::Stopped();
+  FillHeader(resp->mutable_header(), store_->current_revision());
+  resp->set_id(req.id());
+  auto ttl = lessor_->TimeToLive(req.id(), NowMs(), req.keys());
+  if (!ttl.ok()) {
+    if (ttl.status().code() != Code::kNotFound) return ttl.status();
+    resp->set_ttl(-1);
+    return Status::Ok();
+  }
+  resp->set_ttl(ttl->ttl);
+  resp->set_grantedttl(ttl->granted_ttl);
+  for (std::string& key : ttl->keys) resp->add_keys(std::move(key));
+  return Status::Ok();
+}
+
+Status Member::LeaseLeases(etcdserverpb::LeaseLeasesResponse* resp) {
+  std::shared_lock lock(close_mu_);
+  if (!lessor_) return etcd::Stopped();
+  FillHeader(resp->mutable_header(), store_->current_revision());
+  for (int64_t id : lessor_->Leases()) resp->add_leases()->set_id(id);
+  return Status::Ok();
+}
+
+Status Member::LeaseKeepAlive(const etcdserverpb::LeaseKeepAliveRequest& req,
+                              etcdserverpb::LeaseKeepAliveResponse* resp) {
+  std::shared_lock lock(close_mu_);
+  if (!lessor_) return etcd::Stopped();
+  FillHeader(resp->mutable_header(), store_->current_revision());
+  resp->set_id(req.id());
+  auto renewed = lessor_->Renew(req.id(), NowMs());
+  if (!renewed.ok()) {
+    // Missing, or expired with its revoke on the way: etcd answers TTL 0 for both.
+    if (renewed.status().code() == Code::kNotFound ||
+        renewed.status() == lease::LeaseExpiredNotRevoked()) {
+      resp->set_ttl(0);
+      return Status::Ok();
+    }
+    return renewed.status();
+  }
+  resp->set_ttl(renewed->ttl);
+  if (renewed->reset_checkpoint) {
+    // Every member forgets the checkpointed remaining TTL, or a later leader would cut
+    // the renewed lease short.
+    cairn::internal::Request ir;
+    auto* cp = ir.mutable_lease_checkpoint()->add_checkpoints();
+    cp->set_id(req.id());
+    cp->set_remaining_ttl(0);
+    ProposeInternal(std::move(ir));
+  }
+  return Status::Ok();
+}
+
+void Member::ProposeInternal(cairn::internal::Request req) {
+  req.set_id(next_request_id_.fetch_add(1));
+  std::string data = req.SerializeAsString();
+  std::lock_guard lock(raft_mu_);
+  if (raft_stop_) return;
+  proposals_.push_back({std::move(data), req.id(), Clock::now() + request_timeout_});
+  raft_cv_.notify_one();
+}
+
+void Member::ProposeLeaseHousekeeping() {
+  const int64_t now = NowMs();
+  for (int64_t id : lessor_->ExpiredLeases(now, kMaxRevokesPerTick)) {
+    cairn::internal::Request ir;
+    ir.mutable_lease_revoke()->set_id(id);
+    ProposeInternal(std::move(ir));
+  }
+  auto checkpoints = lessor_->Checkpoints(now, kMaxCheckpointsPerTick);
+  if (!checkpoints.empty()) {
+    cairn::internal::Request ir;
+    for (const lease::LeaseCheckpoint& c : checkpoints) {
+      auto* cp = ir.mutable_lease_checkpoint()->add_checkpoints();
+      cp->set_id(c.id);
+      cp->set_remaining_ttl(c.remaining_ttl);
+    }
+    ProposeInternal(std::move(ir));
+  }
+}
+
 Status Member::GetStatus(etcdserverpb::StatusResponse* resp) {
   std::shared_lock lock(close_mu_);
   if (!store_) return etcd::Stopped();
@@ -438,6 +568,7 @@ void Member::RaftLoop() {
     const auto now = Clock::now();
     if (now >= next_tick) {
       node_->Tick();
+      if (leader_.load() == id_) ProposeLeaseHousekeeping();
       next_tick += tick_;
       if (next_tick <= now) next_tick = now + tick_;
     }
@@ -484,6 +615,7 @@ void Member::RetryReads(Clock::time_point now) {
 void Member::HandleReady(raft::Ready rd) {
   if (rd.soft_state) {
     const uint64_t lead = rd.soft_state->lead;
+    if (lead != id_) lessor_->Demote();
     if (leader_.exchange(lead) != lead) {
       log::Info("leader changed",
                 {{"leader", IdToHex(lead)},
@@ -578,6 +710,58 @@ void Member::ApplyLoop() {
   }
 }
 
+void Member::StoreAppliedIndex(uint64_t index) {
+  Status s = store_->SetAppliedIndex(index);
+  if (!s.ok()) log::Error("cannot store applied index", {{"error", s.ToString()}});
+}
+
+void Member::UpdateLeaseAttachments(const std::vector<mvcc::Event>& events) {
+  for (const mvcc::Event& e : events) {
+    const int64_t before = e.prev_kv ? e.prev_kv->lease : 0;
+    const int64_t after = e.type == mvcc::Event::Type::kPut ? e.kv.lease : 0;
+    if (before == after) continue;
+    // A detach from a lease being revoked finds it gone already: nothing to do.
+    if (before != 0) lessor_->Detach(before, e.kv.key).IgnoreError();
+    if (after != 0) {
+      Status s = lessor_->Attach(after, e.kv.key);
+      if (!s.ok()) log::Error("cannot attach key to lease", {{"error", s.ToString()}});
+    }
+  }
+}
+
+bool Member::LeasesExist(const etcdserverpb::TxnRequest& req) const {
+  for (const auto* branch : {&req.success(), &req.failure()}) {
+    for (const auto& op : *branch) {
+      if (op.has_request_put() && op.request_put().lease() != 0 &&
+          !op.request_put().ignore_lease() && !lessor_->Exists(op.request_put().lease())) {
+        return false;
+      }
+      if (op.has_request_txn() && !LeasesExist(op.request_txn())) return false;
+    }
+  }
+  return true;
+}
+
+Status Member::ApplyLeaseRevoke(int64_t id, uint64_t index, std::vector<mvcc::Event>* events) {
+  auto keys = lessor_->Revoke(id);
+  if (!keys.ok()) {
+    StoreAppliedIndex(index);
+    return keys.status();
+  }
+  if (keys->empty()) {
+    StoreAppliedIndex(index);
+    return Status::Ok();
+  }
+  // Every key of the lease goes in one revision.
+  mvcc::TxnRequest txn;
+  for (std::string& key : *keys) {
+    mvcc::DeleteRangeRequest del;
+    del.key = std::move(key);
+    txn.success.push_back({std::move(del)});
+  }
+  return store_->Txn(txn, index, events).status();
+}
+
 void Member::ApplyEntry(const raft::Entry& entry) {
   if (entry.index <= store_->applied_index()) return;  // applied before a restart
   cairn::internal::Request req;
@@ -586,8 +770,13 @@ void Member::ApplyEntry(const raft::Entry& entry) {
     if (entry.type == raft::EntryType::kNormal && !entry.data.empty()) {
       log::Error("skipping an entry that does not parse", {{"index", entry.index}});
     }
-    Status s = store_->SetAppliedIndex(entry.index);
-    if (!s.ok()) log::Error("cannot store applied index", {{"error", s.ToString()}});
+    // The empty entry a leader opens its term with: every earlier grant and checkpoint has
+    // applied, so leases may start to expire (etcd promotes its lessor at the same point).
+    if (entry.type == raft::EntryType::kNormal && entry.data.empty() && leader_.load() == id_ &&
+        entry.term == term_.load()) {
+      lessor_->Promote(NowMs(), config_.election_timeout_ms);
+    }
+    StoreAppliedIndex(entry.index);
     applied_ = entry.index;
     return;
   }
@@ -598,14 +787,13 @@ void Member::ApplyEntry(const raft::Entry& entry) {
   bool compaction_applied = false;
   switch (req.request_case()) {
     case cairn::internal::Request::kPut: {
-      if (req.put().lease() != 0) {
-        // Leases do not exist yet in Cairn, so no lease can be found.
+      const auto& put = req.put();
+      if (put.lease() != 0 && !put.ignore_lease() && !lessor_->Exists(put.lease())) {
         status = etcd::LeaseNotFound();
-        Status s = store_->SetAppliedIndex(entry.index);
-        if (!s.ok()) log::Error("cannot store applied index", {{"error", s.ToString()}});
+        StoreAppliedIndex(entry.index);
         break;
       }
-      auto r = store_->Put(FromProto(req.put()), entry.index, &events);
+      auto r = store_->Put(FromProto(put), entry.index, &events);
       if (r.ok())
         result = std::move(*r);
       else
@@ -621,6 +809,11 @@ void Member::ApplyEntry(const raft::Entry& entry) {
       break;
     }
     case cairn::internal::Request::kTxn: {
+      if (!LeasesExist(req.txn())) {
+        status = etcd::LeaseNotFound();
+        StoreAppliedIndex(entry.index);
+        break;
+      }
       auto r = store_->Txn(FromProto(req.txn()), entry.index, &events);
       if (r.ok())
         result = std::move(*r);
@@ -638,13 +831,32 @@ void Member::ApplyEntry(const raft::Entry& entry) {
       }
       break;
     }
-    default: {
-      status = Unimplemented("request not supported yet");
-      Status s = store_->SetAppliedIndex(entry.index);
-      if (!s.ok()) log::Error("cannot store applied index", {{"error", s.ToString()}});
+    case cairn::internal::Request::kLeaseGrant: {
+      const auto& grant = req.lease_grant();
+      status = lessor_->Grant(grant.id(), grant.ttl(), NowMs());
+      if (status.ok()) {
+        auto ttl = lessor_->TimeToLive(grant.id(), NowMs(), false);
+        result = LeaseGranted{grant.id(), ttl.ok() ? ttl->granted_ttl : grant.ttl()};
+      }
+      StoreAppliedIndex(entry.index);
       break;
     }
+    case cairn::internal::Request::kLeaseRevoke:
+      status = ApplyLeaseRevoke(req.lease_revoke().id(), entry.index, &events);
+      break;
+    case cairn::internal::Request::kLeaseCheckpoint:
+      for (const auto& cp : req.lease_checkpoint().checkpoints()) {
+        Status s = lessor_->ApplyCheckpoint(cp.id(), cp.remaining_ttl(), NowMs());
+        if (!s.ok()) log::Error("cannot apply lease checkpoint", {{"error", s.ToString()}});
+      }
+      StoreAppliedIndex(entry.index);
+      break;
+    default:
+      status = Unimplemented("request not supported yet");
+      StoreAppliedIndex(entry.index);
+      break;
   }
+  if (!events.empty()) UpdateLeaseAttachments(events);
 
   // Published before the waiter hears of it, so what a client sees after its write
   // acknowledges at least this index.

@@ -26,6 +26,7 @@
 #include "base/status.h"
 #include "cairn/internal.pb.h"
 #include "etcd/etcdserverpb/rpc.pb.h"
+#include "lease/lessor.h"
 #include "mvcc/store.h"
 #include "raft/raft.h"
 #include "server/config.h"
@@ -69,6 +70,19 @@ class Member {
   void Compact(const etcdserverpb::CompactionRequest& req, etcdserverpb::CompactionResponse* resp,
                Done done);
 
+  // Leases. Grant and Revoke go through raft; the others are answered by the leader.
+  void LeaseGrant(const etcdserverpb::LeaseGrantRequest& req,
+                  etcdserverpb::LeaseGrantResponse* resp, Done done);
+  void LeaseRevoke(const etcdserverpb::LeaseRevokeRequest& req,
+                   etcdserverpb::LeaseRevokeResponse* resp, Done done);
+  // A missing lease answers TTL -1, as etcd does.
+  Status LeaseTimeToLive(const etcdserverpb::LeaseTimeToLiveRequest& req,
+                         etcdserverpb::LeaseTimeToLiveResponse* resp);
+  Status LeaseLeases(etcdserverpb::LeaseLeasesResponse* resp);
+  // One keepalive: a missing (or just expired) lease answers TTL 0, as etcd does.
+  Status LeaseKeepAlive(const etcdserverpb::LeaseKeepAliveRequest& req,
+                        etcdserverpb::LeaseKeepAliveResponse* resp);
+
   // Maintenance and cluster (answered locally).
   Status GetStatus(etcdserverpb::StatusResponse* resp);
   Status HashKV(const etcdserverpb::HashKVRequest& req, etcdserverpb::HashKVResponse* resp);
@@ -87,8 +101,12 @@ class Member {
 
  private:
   // What applying an entry produced, handed to the proposer's completion.
+  struct LeaseGranted {
+    int64_t id = 0;
+    int64_t ttl = 0;
+  };
   using ApplyResult = std::variant<std::monostate, mvcc::PutResponse, mvcc::DeleteRangeResponse,
-                                   mvcc::TxnResponse, mvcc::CompactResponse>;
+                                   mvcc::TxnResponse, mvcc::CompactResponse, LeaseGranted>;
   using Completion = std::function<void(Status, ApplyResult)>;
 
   struct Proposal {
@@ -116,10 +134,19 @@ class Member {
   void RaftLoop();
   void HandleReady(raft::Ready rd);
   void RetryReads(std::chrono::steady_clock::time_point now);
+  // On the leader: proposes revokes of expired leases and due checkpoints.
+  void ProposeLeaseHousekeeping();
+  void ProposeInternal(cairn::internal::Request req);
 
   // Apply thread.
   void ApplyLoop();
   void ApplyEntry(const raft::Entry& entry);
+  // Keeps lease attachments in step with the keys a write changed.
+  void UpdateLeaseAttachments(const std::vector<mvcc::Event>& events);
+  // Whether every lease the puts of `req` name exists (etcd checks before applying).
+  bool LeasesExist(const etcdserverpb::TxnRequest& req) const;
+  Status ApplyLeaseRevoke(int64_t id, uint64_t index, std::vector<mvcc::Event>* events);
+  void StoreAppliedIndex(uint64_t index);
   void OnReadIndex(uint64_t index, ReadBatch batch);
   void ReleaseReads();
 
@@ -140,6 +167,7 @@ class Member {
   std::unique_ptr<storage::Db> db_;
   std::unique_ptr<storage::LogStore> log_store_;  // raft thread only
   std::unique_ptr<mvcc::Store> store_;
+  std::unique_ptr<lease::Lessor> lessor_;
   std::unique_ptr<raft::RawNode> node_;  // raft thread only
 
   std::atomic<uint64_t> leader_{0};

@@ -232,5 +232,118 @@ TEST_F(MemberTest, CallsAfterStopFailWithServerStopped) {
   EXPECT_EQ(member_->GetStatus(&status), Status(Code::kUnavailable, "etcdserver: server stopped"));
 }
 
+int64_t Grant(Member* m, int64_t ttl, etcdserverpb::LeaseGrantResponse* out = nullptr) {
+  etcdserverpb::LeaseGrantRequest req;
+  req.set_ttl(ttl);
+  etcdserverpb::LeaseGrantResponse resp;
+  std::promise<Status> p;
+  m->LeaseGrant(req, &resp, [&p](Status s) { p.set_value(s); });
+  Status s = p.get_future().get();
+  EXPECT_TRUE(s.ok()) << s.ToString();
+  if (out) *out = resp;
+  return resp.id();
+}
+
+TEST_F(MemberTest, LeaseRevokeDeletesItsKeysInOneRevision) {
+  const int64_t lease = Grant(member_.get(), 60);
+  ASSERT_NE(lease, 0);
+  for (const char* k : {"l/a", "l/b", "l/c"}) {
+    etcdserverpb::PutRequest put;
+    put.set_key(k);
+    put.set_lease(lease);
+    etcdserverpb::PutResponse resp;
+    ASSERT_TRUE(Call(&Member::Put, put, &resp).ok());
+  }
+  etcdserverpb::LeaseTimeToLiveRequest ttl_req;
+  ttl_req.set_id(lease);
+  ttl_req.set_keys(true);
+  etcdserverpb::LeaseTimeToLiveResponse ttl;
+  ASSERT_TRUE(member_->LeaseTimeToLive(ttl_req, &ttl).ok());
+  EXPECT_EQ(ttl.grantedttl(), 60);
+  EXPECT_GT(ttl.ttl(), 0);
+  EXPECT_EQ(ttl.keys_size(), 3);
+
+  const int64_t before = Get("l/a").header().revision();
+  etcdserverpb::LeaseRevokeRequest revoke;
+  revoke.set_id(lease);
+  etcdserverpb::LeaseRevokeResponse revoked;
+  ASSERT_TRUE(Call(&Member::LeaseRevoke, revoke, &revoked).ok());
+  auto after = Get("l/", "l0");
+  EXPECT_EQ(after.count(), 0);
+  EXPECT_EQ(after.header().revision(), before + 1);
+
+  ASSERT_TRUE(member_->LeaseTimeToLive(ttl_req, &ttl).ok());
+  EXPECT_EQ(ttl.ttl(), -1);  // etcd's answer for a lease that is gone
+  EXPECT_EQ(Call(&Member::LeaseRevoke, revoke, &revoked),
+            Status(Code::kNotFound, "etcdserver: requested lease not found"));
+}
+
+TEST_F(MemberTest, KeepAliveRenewsAndAnswersZeroForAMissingLease) {
+  const int64_t lease = Grant(member_.get(), 30);
+  etcdserverpb::LeaseKeepAliveRequest req;
+  req.set_id(lease);
+  etcdserverpb::LeaseKeepAliveResponse resp;
+  ASSERT_TRUE(member_->LeaseKeepAlive(req, &resp).ok());
+  EXPECT_EQ(resp.id(), lease);
+  EXPECT_EQ(resp.ttl(), 30);
+  req.set_id(lease + 1);
+  ASSERT_TRUE(member_->LeaseKeepAlive(req, &resp).ok());
+  EXPECT_EQ(resp.ttl(), 0);
+}
+
+TEST_F(MemberTest, TooLargeTtlAndMinimumTtlAreEtcds) {
+  etcdserverpb::LeaseGrantRequest req;
+  req.set_ttl(lease::kMaxLeaseTTL + 1);
+  etcdserverpb::LeaseGrantResponse resp;
+  EXPECT_EQ(Call(&Member::LeaseGrant, req, &resp),
+            Status(Code::kOutOfRange, "etcdserver: too large lease TTL"));
+  etcdserverpb::LeaseGrantResponse granted;
+  Grant(member_.get(), 1, &granted);
+  // Default heartbeat 100 ms and election 1000 ms: etcd's minimum TTL is 2 s.
+  EXPECT_EQ(granted.ttl(), 2);
+}
+
+TEST_F(MemberTest, ExpiredLeaseIsRevokedThroughRaftWithItsKeys) {
+  member_.reset();
+  config_.heartbeat_interval_ms = 10;
+  config_.election_timeout_ms = 100;  // minimum TTL 1 s
+  StartMember();
+  const int64_t lease = Grant(member_.get(), 1);
+  etcdserverpb::PutRequest put;
+  put.set_key("ephemeral");
+  put.set_lease(lease);
+  etcdserverpb::PutResponse put_resp;
+  ASSERT_TRUE(Call(&Member::Put, put, &put_resp).ok());
+  // Expiry is time-driven: wait for it with a generous deadline, asserting no speed.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (Get("ephemeral").count() != 0) {
+    ASSERT_LT(std::chrono::steady_clock::now(), deadline) << "the lease never expired";
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  etcdserverpb::LeaseLeasesResponse leases;
+  ASSERT_TRUE(member_->LeaseLeases(&leases).ok());
+  EXPECT_EQ(leases.leases_size(), 0);
+}
+
+TEST_F(MemberTest, RestartKeepsLeasesAndTheirKeys) {
+  const int64_t lease = Grant(member_.get(), 120);
+  etcdserverpb::PutRequest put;
+  put.set_key("kept");
+  put.set_lease(lease);
+  etcdserverpb::PutResponse put_resp;
+  ASSERT_TRUE(Call(&Member::Put, put, &put_resp).ok());
+  member_.reset();
+  StartMember();
+  etcdserverpb::LeaseTimeToLiveRequest req;
+  req.set_id(lease);
+  req.set_keys(true);
+  etcdserverpb::LeaseTimeToLiveResponse ttl;
+  ASSERT_TRUE(member_->LeaseTimeToLive(req, &ttl).ok());
+  EXPECT_EQ(ttl.grantedttl(), 120);
+  ASSERT_EQ(ttl.keys_size(), 1);
+  EXPECT_EQ(ttl.keys(0), "kept");
+  EXPECT_EQ(Get("kept").kvs(0).lease(), lease);
+}
+
 }  // namespace
 }  // namespace cairn::server
