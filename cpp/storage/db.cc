@@ -81,4 +81,13 @@ Status Db::Checkpoint() {
   return Status::Ok();
 }
 
+Status Db::Defragment() {
+  CAIRN_ASSIGN_OR_RETURN(auto session, Acquire());
+  for (const TableSpec& t : kTables) {
+    int ret = session->get()->compact(session->get(), t.uri, nullptr);
+    if (ret != 0) return WtError(ret, std::string("compact ") + t.uri);
+  }
+  return Status::Ok();
+}
+
 }  // namespace cairn::storage

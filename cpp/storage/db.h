@@ -65,6 +65,9 @@ class Db {
   Result<std::unique_ptr<Session>> OpenSession();
   // Makes every committed change to the checkpointed tables durable.
   Status Checkpoint();
+  // Returns free space inside the table files to the file system (etcd's Defragment),
+  // online: WiredTiger compacts while reads and writes go on.
+  Status Defragment();
 
   Connection* connection() const { return conn_.get(); }
 

@@ -92,6 +92,23 @@ TEST(DbTest, ASnapshotReaderDoesNotSeeLaterCommits) {
   EXPECT_TRUE(*again);
 }
 
+TEST(DbTest, DefragmentRunsOnEveryTableWhileSessionsAreOpen) {
+  TempDir dir;
+  auto db = Db::Open(dir.path(), DbOptions{});
+  ASSERT_TRUE(db.ok());
+  auto s = (*db)->Acquire();
+  ASSERT_TRUE(s.ok());
+  auto c = (*s)->OpenCursor(kMvccRevTable);
+  ASSERT_TRUE(c.ok());
+  for (int i = 0; i < 1000; ++i) ASSERT_TRUE(c->Put(BigEndian64(i), std::string(100, 'x')).ok());
+  for (int i = 0; i < 1000; i += 2) ASSERT_TRUE(c->Delete(BigEndian64(i)).ok());
+  ASSERT_TRUE((*db)->Checkpoint().ok());
+  EXPECT_TRUE((*db)->Defragment().ok());
+  auto found = c->Find(BigEndian64(1));
+  ASSERT_TRUE(found.ok());
+  EXPECT_TRUE(*found);
+}
+
 TEST(DbTest, CursorSeeksFindNeighbours) {
   TempDir dir;
   auto db = Db::Open(dir.path(), DbOptions{});
