@@ -6,6 +6,7 @@
 
 #include "base/etcd_errors.h"
 #include "base/log.h"
+#include "server/convert.h"
 
 namespace cairn::rpc {
 
@@ -249,6 +250,137 @@ LeaseService::LeaseKeepAlive(grpc::CallbackServerContext*) {
 }
 
 // ---------------------------------------------------------------------------------------
+// Watch
+
+namespace {
+
+watch::CreateRequest FromProto(const etcdserverpb::WatchCreateRequest& req) {
+  watch::CreateRequest out;
+  out.key = req.key();
+  out.range_end = req.range_end();
+  out.start_revision = req.start_revision();
+  out.progress_notify = req.progress_notify();
+  for (int f : req.filters()) {
+    if (f == etcdserverpb::WatchCreateRequest::NOPUT) out.no_put = true;
+    if (f == etcdserverpb::WatchCreateRequest::NODELETE) out.no_delete = true;
+  }
+  out.prev_kv = req.prev_kv();
+  out.fragment = req.fragment();
+  out.watch_id = req.watch_id();
+  return out;
+}
+
+// One Watch RPC: requests go to the member's watch stream as they are read; responses are
+// popped when the stream wakes us and written one at a time. As in etcd, a client that
+// closes its sending side keeps receiving until it cancels the call.
+class WatchReactor final
+    : public grpc::ServerBidiReactor<etcdserverpb::WatchRequest, etcdserverpb::WatchResponse> {
+ public:
+  explicit WatchReactor(server::Member* member) : member_(member) {}
+
+  void Begin() {
+    stream_ = member_->OpenWatchStream([this] { OnWake(); });
+    if (!stream_) {
+      std::lock_guard lock(mu_);
+      FinishLocked(ToGrpc(etcd::Stopped()));
+      return;
+    }
+    StartRead(&request_);
+  }
+
+  void OnReadDone(bool ok) override {
+    if (!ok) return;  // half-closed: keep writing until the call is cancelled
+    switch (request_.request_union_case()) {
+      case etcdserverpb::WatchRequest::kCreateRequest:
+        stream_->Create(FromProto(request_.create_request()));
+        break;
+      case etcdserverpb::WatchRequest::kCancelRequest:
+        // An unknown id is answered with nothing, as etcd does.
+        stream_->Cancel(request_.cancel_request().watch_id()).IgnoreError();
+        break;
+      case etcdserverpb::WatchRequest::kProgressRequest: stream_->RequestProgress(); break;
+      case etcdserverpb::WatchRequest::REQUEST_UNION_NOT_SET: break;
+    }
+    std::lock_guard lock(mu_);
+    if (!finished_) StartRead(&request_);
+  }
+
+  void OnWriteDone(bool ok) override {
+    std::lock_guard lock(mu_);
+    writing_ = false;
+    if (!ok) {
+      FinishLocked(grpc::Status::OK);
+      return;
+    }
+    WriteNextLocked();
+  }
+
+  void OnCancel() override {
+    std::lock_guard lock(mu_);
+    cancelled_ = true;
+    if (!writing_) FinishLocked(grpc::Status::CANCELLED);
+  }
+
+  void OnDone() override {
+    stream_.reset();  // closes it: no wake comes after this
+    delete this;
+  }
+
+ private:
+  void OnWake() {
+    std::lock_guard lock(mu_);
+    if (!writing_) WriteNextLocked();
+  }
+
+  void WriteNextLocked() {
+    if (finished_) return;
+    if (cancelled_) {
+      FinishLocked(grpc::Status::CANCELLED);
+      return;
+    }
+    std::optional<watch::Response> next = stream_->TryPop();
+    if (!next) return;
+    response_.Clear();
+    auto* header = response_.mutable_header();
+    member_->FillHeader(header);
+    header->set_revision(next->revision);
+    response_.set_watch_id(next->watch_id);
+    response_.set_created(next->created);
+    response_.set_canceled(next->canceled);
+    response_.set_cancel_reason(next->cancel_reason);
+    response_.set_compact_revision(next->compact_revision);
+    response_.set_fragment(next->fragment);
+    for (const mvcc::Event& e : next->events) server::ToProto(e, response_.add_events());
+    writing_ = true;
+    StartWrite(&response_);
+  }
+
+  void FinishLocked(grpc::Status status) {
+    if (finished_) return;
+    finished_ = true;
+    Finish(std::move(status));
+  }
+
+  server::Member* member_;
+  std::unique_ptr<watch::Stream> stream_;
+  etcdserverpb::WatchRequest request_;
+  std::mutex mu_;
+  etcdserverpb::WatchResponse response_;  // guarded by mu_; the write in flight
+  bool writing_ = false;                  // guarded by mu_
+  bool cancelled_ = false;                // guarded by mu_
+  bool finished_ = false;                 // guarded by mu_
+};
+
+}  // namespace
+
+grpc::ServerBidiReactor<etcdserverpb::WatchRequest, etcdserverpb::WatchResponse>*
+WatchService::Watch(grpc::CallbackServerContext*) {
+  auto* reactor = new WatchReactor(member_);
+  reactor->Begin();
+  return reactor;
+}
+
+// ---------------------------------------------------------------------------------------
 // Server
 
 Result<std::unique_ptr<ClientServer>> ClientServer::Start(server::Member* member,
@@ -258,6 +390,7 @@ Result<std::unique_ptr<ClientServer>> ClientServer::Start(server::Member* member
   out->maintenance_ = std::make_unique<MaintenanceService>(member);
   out->cluster_ = std::make_unique<ClusterService>(member);
   out->lease_ = std::make_unique<LeaseService>(member);
+  out->watch_ = std::make_unique<WatchService>(member);
 
   grpc::ServerBuilder builder;
   out->ports_.assign(urls.size(), 0);
@@ -275,6 +408,7 @@ Result<std::unique_ptr<ClientServer>> ClientServer::Start(server::Member* member
   builder.RegisterService(out->maintenance_.get());
   builder.RegisterService(out->cluster_.get());
   builder.RegisterService(out->lease_.get());
+  builder.RegisterService(out->watch_.get());
   out->server_ = builder.BuildAndStart();
   if (!out->server_) return Unavailable("cannot listen on the client URLs");
   for (size_t i = 0; i < urls.size(); ++i) {

@@ -94,6 +94,16 @@ class LeaseService final : public etcdserverpb::Lease::CallbackService {
   server::Member* member_;
 };
 
+class WatchService final : public etcdserverpb::Watch::CallbackService {
+ public:
+  explicit WatchService(server::Member* member) : member_(member) {}
+  grpc::ServerBidiReactor<etcdserverpb::WatchRequest, etcdserverpb::WatchResponse>* Watch(
+      grpc::CallbackServerContext* ctx) override;
+
+ private:
+  server::Member* member_;
+};
+
 // The gRPC server on a member's client URLs.
 // Thread safety: Start and Shutdown from one thread.
 class ClientServer {
@@ -115,6 +125,7 @@ class ClientServer {
   std::unique_ptr<MaintenanceService> maintenance_;
   std::unique_ptr<ClusterService> cluster_;
   std::unique_ptr<LeaseService> lease_;
+  std::unique_ptr<WatchService> watch_;
   std::unique_ptr<grpc::Server> server_;
   std::vector<int> ports_;
 };

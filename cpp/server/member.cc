@@ -136,6 +136,10 @@ Status Member::Open() {
   lease::LessorOptions lease_options;
   lease_options.min_ttl_s = lease::MinLeaseTTL(election_ticks, config_.heartbeat_interval_ms);
   CAIRN_ASSIGN_OR_RETURN(lessor_, lease::Lessor::Open(db_.get(), lease_options));
+  watch::HubOptions hub_options;
+  // etcd fragments watch responses past --max-request-bytes plus gRPC's overhead.
+  hub_options.max_request_bytes = config_.max_request_bytes + 512 * 1024;
+  CAIRN_ASSIGN_OR_RETURN(hub_, watch::Hub::Start(db_.get(), store_.get(), hub_options));
 
   CAIRN_ASSIGN_OR_RETURN(raft::InitialState initial, log_store_->GetInitialState());
   CAIRN_ASSIGN_OR_RETURN(uint64_t last_index, log_store_->LastIndex());
@@ -233,6 +237,7 @@ void Member::Stop() {
     if (!s.ok()) log::Error("checkpoint at stop failed", {{"error", s.ToString()}});
   }
   node_.reset();
+  hub_.reset();
   lessor_.reset();
   store_.reset();
   log_store_.reset();
@@ -506,6 +511,12 @@ void Member::ProposeLeaseHousekeeping() {
     }
     ProposeInternal(std::move(ir));
   }
+}
+
+std::unique_ptr<watch::Stream> Member::OpenWatchStream(watch::WakeFn wake) {
+  std::shared_lock lock(close_mu_);
+  if (!hub_) return nullptr;
+  return hub_->OpenStream(std::move(wake));
 }
 
 Status Member::GetStatus(etcdserverpb::StatusResponse* resp) {
@@ -856,7 +867,11 @@ void Member::ApplyEntry(const raft::Entry& entry) {
       StoreAppliedIndex(entry.index);
       break;
   }
-  if (!events.empty()) UpdateLeaseAttachments(events);
+  if (!events.empty()) {
+    UpdateLeaseAttachments(events);
+    // Every event of one write carries that write's revision.
+    hub_->Notify(events.front().kv.mod_revision, events);
+  }
 
   // Published before the waiter hears of it, so what a client sees after its write
   // acknowledges at least this index.

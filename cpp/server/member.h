@@ -32,6 +32,7 @@
 #include "server/config.h"
 #include "storage/db.h"
 #include "storage/log_store.h"
+#include "watch/hub.h"
 
 namespace cairn::server {
 
@@ -82,6 +83,10 @@ class Member {
   // One keepalive: a missing (or just expired) lease answers TTL 0, as etcd does.
   Status LeaseKeepAlive(const etcdserverpb::LeaseKeepAliveRequest& req,
                         etcdserverpb::LeaseKeepAliveResponse* resp);
+
+  // Watch: a stream per Watch RPC; `wake` runs when the stream has responses to pop (see
+  // watch::WakeFn). Null once stopped. Every stream must be destroyed before Stop.
+  std::unique_ptr<watch::Stream> OpenWatchStream(watch::WakeFn wake);
 
   // Maintenance and cluster (answered locally).
   Status GetStatus(etcdserverpb::StatusResponse* resp);
@@ -168,6 +173,7 @@ class Member {
   std::unique_ptr<storage::LogStore> log_store_;  // raft thread only
   std::unique_ptr<mvcc::Store> store_;
   std::unique_ptr<lease::Lessor> lessor_;
+  std::unique_ptr<watch::Hub> hub_;
   std::unique_ptr<raft::RawNode> node_;  // raft thread only
 
   std::atomic<uint64_t> leader_{0};

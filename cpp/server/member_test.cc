@@ -345,5 +345,56 @@ TEST_F(MemberTest, RestartKeepsLeasesAndTheirKeys) {
   EXPECT_EQ(Get("kept").kvs(0).lease(), lease);
 }
 
+TEST_F(MemberTest, WatchStreamReceivesAppliedWritesInRevisionOrder) {
+  std::mutex mu;
+  std::condition_variable cv;
+  bool woken = false;
+  auto stream = member_->OpenWatchStream([&] {
+    std::lock_guard lock(mu);
+    woken = true;
+    cv.notify_all();
+  });
+  ASSERT_NE(stream, nullptr);
+  watch::CreateRequest create;
+  create.key = "w/";
+  create.range_end = "w0";
+  create.prev_kv = true;
+  const int64_t id = stream->Create(create);
+  ASSERT_GE(id, 0);
+  ASSERT_TRUE(Put("w/1", "a").ok());
+  ASSERT_TRUE(Put("other", "x").ok());
+  ASSERT_TRUE(Put("w/1", "b").ok());
+  etcdserverpb::DeleteRangeRequest del;
+  del.set_key("w/1");
+  etcdserverpb::DeleteRangeResponse del_resp;
+  ASSERT_TRUE(Call(&Member::DeleteRange, del, &del_resp).ok());
+
+  std::vector<mvcc::Event> events;
+  bool created = false;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (events.size() < 3) {
+    std::optional<watch::Response> r = stream->TryPop();
+    if (!r) {
+      std::unique_lock lock(mu);
+      ASSERT_TRUE(cv.wait_until(lock, deadline, [&] { return woken; })) << "no events came";
+      woken = false;
+      continue;
+    }
+    EXPECT_EQ(r->watch_id, id);
+    if (r->created) created = true;
+    for (auto& e : r->events) events.push_back(std::move(e));
+  }
+  EXPECT_TRUE(created);
+  ASSERT_EQ(events.size(), 3u);
+  EXPECT_EQ(events[0].type, mvcc::Event::Type::kPut);
+  EXPECT_EQ(events[0].kv.mod_revision, 2);
+  EXPECT_EQ(events[1].kv.value, "b");
+  EXPECT_EQ(events[1].kv.mod_revision, 4);  // "other" took revision 3
+  ASSERT_TRUE(events[1].prev_kv.has_value());
+  EXPECT_EQ(events[1].prev_kv->value, "a");
+  EXPECT_EQ(events[2].type, mvcc::Event::Type::kDelete);
+  EXPECT_EQ(events[2].kv.mod_revision, 5);
+}
+
 }  // namespace
 }  // namespace cairn::server
