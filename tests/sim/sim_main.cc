@@ -1,6 +1,6 @@
 // raft_sim: runs the cluster simulator over a range of seeds and reports any that fail.
 //
-//   raft_sim [--seeds N] [--first S] [--verbose]
+//   raft_sim [--seeds N] [--first S] [--verbose] [--determinism]
 //   CAIRN_SIM_SEEDS=N      how many seeds (the long mode: e.g. 1000000)
 //   CAIRN_SIM_FIRST_SEED=S first seed of the range
 //   CAIRN_SIM_SEED=S       replay exactly one seed, printing every event
@@ -26,6 +26,7 @@ int main(int argc, char** argv) {
   uint64_t seeds = EnvOr("CAIRN_SIM_SEEDS", 10000);
   uint64_t first = EnvOr("CAIRN_SIM_FIRST_SEED", 1);
   bool verbose = false;
+  bool determinism = false;
   for (int i = 1; i < argc; ++i) {
     if (std::strcmp(argv[i], "--seeds") == 0 && i + 1 < argc) {
       seeds = std::strtoull(argv[++i], nullptr, 10);
@@ -33,8 +34,11 @@ int main(int argc, char** argv) {
       first = std::strtoull(argv[++i], nullptr, 10);
     } else if (std::strcmp(argv[i], "--verbose") == 0) {
       verbose = true;
+    } else if (std::strcmp(argv[i], "--determinism") == 0) {
+      determinism = true;
     } else {
-      std::fprintf(stderr, "usage: %s [--seeds N] [--first S] [--verbose]\n", argv[0]);
+      std::fprintf(stderr, "usage: %s [--seeds N] [--first S] [--verbose] [--determinism]\n",
+                   argv[0]);
       return 2;
     }
   }
@@ -56,6 +60,14 @@ int main(int argc, char** argv) {
     options.seed = seed;
     options.verbose = verbose;
     cairn::sim::SimResult r = cairn::sim::RunSimulation(options);
+    if (determinism) {
+      // A seed must replay exactly: run it again and compare the traces.
+      cairn::sim::SimResult again = cairn::sim::RunSimulation(options);
+      if (again.trace_hash != r.trace_hash || again.failure != r.failure) {
+        r.ok = false;
+        r.failure = "two runs of the seed differ";
+      }
+    }
     if (!r.ok) {
       ++failures;
       std::printf("FAIL seed %llu: %s\n  replay: CAIRN_SIM_SEED=%llu %s\n",

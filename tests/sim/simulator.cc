@@ -431,6 +431,9 @@ void Simulation::Pump() {
         continue;
       }
       if (opt_.verbose) Log("deliver " + raft::DescribeMessage(m));
+      result_.trace_hash =
+          Mix(Mix(Mix(result_.trace_hash, static_cast<uint64_t>(m.type)), m.from * 1000003 + m.to),
+              Mix(m.term, m.index + m.commit + m.entries.size()));
       MessageType type = m.type;
       NodeId sender = m.from;
       NodeId dest = m.to;

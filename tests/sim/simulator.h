@@ -21,6 +21,9 @@ struct SimResult {
   uint64_t committed = 0;
   uint64_t elections = 0;
   uint64_t messages = 0;
+  // A hash of every delivered message, in order: equal for two runs of a seed when the
+  // simulation is deterministic.
+  uint64_t trace_hash = 0;
 };
 
 struct SimOptions {
