@@ -2,12 +2,16 @@
 // directory: puts, kube-apiserver style txns (compare mod then put, else get), and
 // ranges (one key, 100 keys, one key at an old revision). Prints figures; asserts nothing.
 //
-//   bench_mvcc [ops=100000] [keys=10000] [value_bytes=128]
+//   bench_mvcc [ops=100000] [keys=10000] [value_bytes=128] [compaction_batch=1000]
+//              [compaction_pause_ms=10]
+#include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <random>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "mvcc/store.h"
@@ -46,6 +50,8 @@ int main(int argc, char** argv) {
   long ops = argc > 1 ? std::atol(argv[1]) : 100000;
   uint64_t keys = argc > 2 ? std::strtoull(argv[2], nullptr, 10) : 10000;
   size_t value_bytes = argc > 3 ? std::strtoull(argv[3], nullptr, 10) : 128;
+  size_t batch = argc > 4 ? std::strtoull(argv[4], nullptr, 10) : 1000;  // compaction batch
+  long pause_ms = argc > 5 ? std::atol(argv[5]) : 10;  // compaction pause between batches
   cairn::storage::TempDir dir;
   cairn::storage::DbOptions options;
   options.cache_size_mb = 256;
@@ -116,12 +122,41 @@ int main(int argc, char** argv) {
     Check(store->Range(list).status(), "list");
   });
 
-  auto start = Clock::now();
-  Check(store->Compact(store->current_revision(), ++index).status(), "compact");
-  Check(store->RunCompaction(1000), "run compaction");
+  // Puts with and without a compaction running on another thread: the compaction deletes
+  // in batches (of 1000 revisions by default), each its own transaction, with a pause
+  // between them (10 ms by default, as etcd), so puts keep going.
+  auto timed_puts = [&](const char* name, long n, std::atomic<bool>* stop) {
+    double worst = 0;
+    long done = 0;
+    auto start = Clock::now();
+    while (done < n || (stop != nullptr && !stop->load())) {
+      auto t = Clock::now();
+      PutRequest put;
+      put.key = Key(rng() % keys);
+      put.value = value;
+      Check(store->Put(put, ++index, nullptr).status(), "put");
+      worst = std::max(worst, std::chrono::duration<double>(Clock::now() - t).count());
+      ++done;
+    }
+    double s = std::chrono::duration<double>(Clock::now() - start).count();
+    std::printf("%-34s %9ld ops in %6.2f s: %10.0f ops/s, slowest %.1f ms\n", name, done, s,
+                done / s, worst * 1e3);
+  };
+  timed_puts("put, no compaction", ops / 4, nullptr);
+  int64_t revisions = store->current_revision();
+  Check(store->Compact(revisions, ++index).status(), "compact");
+  std::atomic<bool> compacted{false};
+  double compaction_s = 0;
+  std::thread compactor([&] {
+    auto start = Clock::now();
+    Check(store->RunCompaction(batch, std::chrono::milliseconds(pause_ms)), "run compaction");
+    compaction_s = std::chrono::duration<double>(Clock::now() - start).count();
+    compacted = true;
+  });
+  timed_puts("put, while compaction runs", 0, &compacted);
+  compactor.join();
   std::printf("compaction of %lld revisions to %llu keys: %.2f s\n",
-              static_cast<long long>(store->current_revision()),
-              static_cast<unsigned long long>(keys),
-              std::chrono::duration<double>(Clock::now() - start).count());
+              static_cast<long long>(revisions), static_cast<unsigned long long>(keys),
+              compaction_s);
   return 0;
 }

@@ -113,7 +113,7 @@ void RunSeed(uint64_t seed, int ops) {
       ASSERT_TRUE(done.ok()) << done.status().ToString();
     }
     if (gen.Chance(1)) {
-      ASSERT_TRUE(a.store->RunCompaction(3).ok());
+      ASSERT_TRUE(a.store->RunCompaction(3, std::chrono::microseconds(0)).ok());
       ASSERT_NO_FATAL_FAILURE(a.Open());
       ASSERT_EQ(a.store->current_revision(), model.current());
       ASSERT_EQ(a.store->applied_index(), index);

@@ -6,6 +6,7 @@
 #include <limits>
 #include <optional>
 #include <string>
+#include <thread>
 #include <utility>
 
 #include "base/etcd_errors.h"
@@ -593,14 +594,16 @@ Result<uint64_t> Store::Checkpoint() {
   return applied;
 }
 
-Status Store::RunCompaction(size_t batch) {
+Status Store::RunCompaction(size_t batch, std::chrono::microseconds pause) {
   while (true) {
     Result<bool> done = CompactBatch(batch);
     if (!done.ok()) {
-      if (done.status().code() == Code::kAborted) continue;  // WiredTiger conflict: retry
-      return done.status();
+      if (done.status().code() != Code::kAborted) return done.status();
+      // A WiredTiger conflict: retry the batch.
+    } else if (*done) {
+      return Status::Ok();
     }
-    if (*done) return Status::Ok();
+    if (pause.count() > 0) std::this_thread::sleep_for(pause);
   }
 }
 

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -51,9 +52,11 @@ class Store {
   Status SetAppliedIndex(uint64_t applied_index);
 
   // Removes what the scheduled compaction made unreachable, in transactions of at most
-  // about `batch` revisions each, so writers wait for no more than one batch. Resumes
-  // after a crash where the last committed batch left off (the meta record says where).
-  Status RunCompaction(size_t batch = 1000);
+  // about `batch` revisions each, pausing `pause` between them (etcd's defaults: 1000
+  // and 10 ms), so writers are never held up by more than one batch and keep most of the
+  // machine. Resumes after a crash where the last committed batch left off.
+  Status RunCompaction(size_t batch = 1000,
+                       std::chrono::microseconds pause = std::chrono::milliseconds(10));
   // One batch of RunCompaction: true when nothing is left.
   Result<bool> CompactBatch(size_t batch);
 

@@ -476,7 +476,7 @@ TEST_F(StoreTest, CompactionRefusesOldReadsAndKeepsTheLatestOfEachKey) {
   EXPECT_EQ(store_->Range(old).status(), etcd::Compacted());
   auto mid = store_->HashKV(0);
   ASSERT_TRUE(mid.ok());
-  ASSERT_TRUE(store_->RunCompaction(1).ok());
+  ASSERT_TRUE(store_->RunCompaction(1, std::chrono::microseconds(0)).ok());
   EXPECT_EQ(Get("a", "\0"s, 6), at6);
   EXPECT_EQ(Keys(Get("a", "\0"s, 6)), (std::vector<std::string>{"a", "c"}));
   auto after = store_->HashKV(0);
@@ -500,7 +500,7 @@ TEST_F(StoreTest, CompactionRemovesSupersededRevisionsFromTheTables) {
   Delete("gone");
   auto all_before = store_->Hash();
   ASSERT_TRUE(store_->Compact(store_->current_revision(), ++index_).ok());
-  ASSERT_TRUE(store_->RunCompaction(7).ok());
+  ASSERT_TRUE(store_->RunCompaction(7, std::chrono::microseconds(0)).ok());
   // Only the live key's latest revision is left, in the revision table and the index.
   for (const char* table : {storage::kMvccRevTable, storage::kMvccIndexTable}) {
     auto session = db_->Acquire();
@@ -557,7 +557,8 @@ TEST_F(StoreTest, CompactionAndReadsRunAlongsideWrites) {
 
   std::atomic<bool> writing{true};
   Status compaction;
-  std::thread compactor([&] { compaction = store_->RunCompaction(5); });
+  std::thread compactor(
+      [&] { compaction = store_->RunCompaction(5, std::chrono::milliseconds(1)); });
   std::atomic<int> reads{0}, bad_reads{0};
   std::thread reader([&] {
     while (writing.load() || reads.load() < 10) {
