@@ -50,6 +50,18 @@ SCENARIOS: dict[str, tuple[tuple[str, ...], list[Step]]] = {
         step("get", "", "--from-key", "--consistency", "s", "-w", "json"),
         step("get", "a", "--hex"),
     ]),
+    "put": ((), SEED + [
+        step("put", "a", "3", "--prev-kv"),
+        step("put", "a", "4", "--prev-kv", "-w", "json"),
+        step("put", "new", "1", "--prev-kv", "-w", "json"),
+        step("put", "a", "--ignore-value", "-w", "json"),
+        step("get", "a", "-w", "json"),
+        step("put", "missing", "--ignore-value", fails=True),
+        step("put", "missing", "v", "--ignore-lease", fails=True),
+        step("put", "a", "5", "--ignore-lease"),
+        step("put", "l", "1", "--lease=1234", fails=True),
+        step("get", "", "--prefix", "-w", "json"),
+    ]),
     "delete": ((), SEED + [
         step("del", "a"),
         step("del", "a"),
