@@ -51,6 +51,7 @@ int main(int argc, char** argv) {
   auto start = std::chrono::steady_clock::now();
   uint64_t failures = 0;
   int max_to_leader = 0;
+  uint64_t slowest_election_seed = 0;
   int max_to_converge = 0;
   uint64_t total_to_leader = 0;
   uint64_t committed = 0;
@@ -76,6 +77,7 @@ int main(int argc, char** argv) {
       if (failures >= 20) break;
       continue;
     }
+    if (r.ticks_to_leader > max_to_leader) slowest_election_seed = seed;
     max_to_leader = std::max(max_to_leader, r.ticks_to_leader);
     max_to_converge = std::max(max_to_converge, r.ticks_to_converge);
     total_to_leader += static_cast<uint64_t>(r.ticks_to_leader);
@@ -85,10 +87,12 @@ int main(int argc, char** argv) {
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   std::printf(
       "raft_sim: seeds %llu..%llu, %llu failed; %llu entries committed, %llu elections; "
-      "after healing: leader within %d ticks (mean %.1f), all applied within %d more; %.1fs\n",
+      "after healing: leader within %d ticks (seed %llu; mean %.1f), all applied within %d more; "
+      "%.1fs\n",
       static_cast<unsigned long long>(first), static_cast<unsigned long long>(first + seeds - 1),
       static_cast<unsigned long long>(failures), static_cast<unsigned long long>(committed),
       static_cast<unsigned long long>(elections), max_to_leader,
+      static_cast<unsigned long long>(slowest_election_seed),
       seeds ? static_cast<double>(total_to_leader) / static_cast<double>(seeds) : 0.0,
       max_to_converge, secs);
   return failures == 0 ? 0 : 1;

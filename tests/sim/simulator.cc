@@ -131,7 +131,9 @@ class Simulation {
     c.seed = opt_.seed * 7919 + id * 104729 + members_[id].restarts;
     c.applied = applied;
     c.election_tick = 10;
-    c.heartbeat_tick = 1;
+    c.heartbeat_tick = heartbeat_tick_;
+    c.pre_vote = pre_vote_;
+    c.check_quorum = check_quorum_;
     c.max_size_per_msg = max_size_per_msg_;
     c.max_inflight_msgs = max_inflight_;
     return c;
@@ -167,6 +169,9 @@ class Simulation {
   int max_delay_ = 0;
   uint64_t max_size_per_msg_ = 1 << 20;
   size_t max_inflight_ = 256;
+  int heartbeat_tick_ = 1;
+  bool pre_vote_ = true;
+  bool check_quorum_ = true;
   bool chaos_ = true;
 
   std::map<NodeId, Member> members_;
@@ -571,6 +576,13 @@ SimResult Simulation::Run() {
   conf_rate_ = rng_.Chance(0.5) ? 0.03 : 0;
   max_size_per_msg_ = rng_.Chance(0.5) ? 64 : (1 << 20);
   max_inflight_ = rng_.Chance(0.5) ? 2 : 256;
+  heartbeat_tick_ = 1 + static_cast<int>(rng_.Uniform(3));
+  // Mostly the defaults; sometimes without pre-vote or check-quorum: safety must not
+  // depend on them.
+  if (rng_.Chance(0.2)) {
+    pre_vote_ = rng_.Chance(0.5);
+    check_quorum_ = rng_.Chance(0.5);
+  }
 
   // Bootstrap: the initial members share a snapshot at index 1 holding the membership, so
   // that members added later can be brought up by a snapshot.

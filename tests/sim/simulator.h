@@ -30,9 +30,11 @@ struct SimOptions {
   uint64_t seed = 1;
   // Ticks of chaos before the network heals and the liveness phase starts.
   int chaos_ticks = 120;
-  // Liveness bounds after healing.
-  int leader_bound_ticks = 150;
-  int converge_bound_ticks = 200;
+  // Liveness bounds after healing, in ticks (election timeouts are 10 to 20 ticks). Split
+  // votes can repeat when messages take up to 3 ticks, so the bound is generous: 30
+  // election timeouts.
+  int leader_bound_ticks = 300;
+  int converge_bound_ticks = 300;
   // Prints every event and message.
   bool verbose = false;
 };
