@@ -52,20 +52,33 @@ class Server:
     process: subprocess.Popen
     log_path: pathlib.Path
 
+    @property
+    def workdir(self) -> pathlib.Path:
+        return self.log_path.parent
+
+    def etcdctl_command(self, *args: str) -> list[str]:
+        return [ETCDCTL, f"--endpoints={self.endpoint}", "--dial-timeout=5s", *args]
+
     def etcdctl(self, *args: str, stdin: str | None = None, timeout: float = 30.0) -> Result:
-        env = dict(os.environ, ETCDCTL_API="3")
-        for key in list(env):
-            if key.startswith("ETCDCTL_") and key != "ETCDCTL_API":
-                del env[key]
         done = subprocess.run(
-            [ETCDCTL, f"--endpoints={self.endpoint}", "--dial-timeout=5s", *args],
+            self.etcdctl_command(*args),
             input=stdin if stdin is not None else "",
             capture_output=True,
             text=True,
-            env=env,
+            env=etcdctl_env(),
             timeout=timeout,
         )
         return Result(done.returncode, done.stdout, done.stderr)
+
+    def etcdctl_background(self, *args: str) -> subprocess.Popen:
+        """Starts etcdctl (a watch, say) without waiting; its output goes to files, so
+        that a slow reader never blocks it. The caller stops it."""
+        out = open(self.workdir / f"bg-{time.monotonic_ns()}.out", "w+")
+        err = open(self.workdir / f"bg-{time.monotonic_ns()}.err", "w+")
+        process = subprocess.Popen(self.etcdctl_command(*args), stdout=out, stderr=err,
+                                   stdin=subprocess.DEVNULL, text=True, env=etcdctl_env())
+        process.out, process.err = out, err
+        return process
 
     def log_tail(self, lines: int = 30) -> str:
         try:
@@ -82,6 +95,12 @@ class Server:
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait()
+
+
+def etcdctl_env() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ETCDCTL_")}
+    env["ETCDCTL_API"] = "3"
+    return env
 
 
 def start(kind: str, workdir: pathlib.Path, advertise_peer_url: str, listen_peer_port: int,

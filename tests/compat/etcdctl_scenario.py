@@ -4,6 +4,8 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
+import subprocess
+import time
 
 from compat_servers import Result, Server
 
@@ -11,11 +13,18 @@ from compat_servers import Result, Server
 # and raft positions (etcd's log holds its own configuration entries).
 STATUS_VOLATILE = ("version", "dbSize", "dbSizeInUse", "raftIndex", "raftTerm",
                    "raftAppliedIndex")
+# How long a polling step (until_empty) or a background collection waits before it records
+# what it has; the comparison with etcd then decides, so there is no timing assert.
+POLL_LIMIT_S = 20.0
 
 
 @dataclasses.dataclass(frozen=True)
 class Step:
-    """One etcdctl invocation: its arguments and what it reads on stdin."""
+    """One etcdctl invocation: its arguments and what it reads on stdin.
+
+    Arguments may name what differs per server: {lease0}, {lease1}, ... the leases granted so
+    far in the scenario (hex, as etcdctl prints them) and {dir} the server's work directory.
+    """
 
     args: tuple[str, ...]
     stdin: str | None = None
@@ -23,6 +32,14 @@ class Step:
     # Dotted paths in the JSON output left out of the comparison, where etcd 3.4 and the newer
     # etcd that Cairn follows answer differently (each use says which).
     ignore: tuple[str, ...] = ()
+    # Repeat the command until its stdout is empty (a key waiting for its lease to expire).
+    until_empty: bool = False
+    # Start the command in the background under this name instead of waiting for it...
+    background: str | None = None
+    # ...or stop the background command of this name once its stdout holds `sentinel` (or it
+    # exited by itself), and take its output as this step's result.
+    collect: str | None = None
+    sentinel: str | None = None
 
     @property
     def is_json(self) -> bool:
@@ -30,12 +47,14 @@ class Step:
                    for b, a in zip(self.args, self.args[1:]))
 
     def __str__(self) -> str:
+        if self.collect:
+            return f"(output of background {self.collect})"
         return "etcdctl " + " ".join(repr(a) if not a or " " in a else a for a in self.args)
 
 
 def step(*args: str, stdin: str | None = None, fails: bool = False,
-         ignore: tuple[str, ...] = ()) -> Step:
-    return Step(tuple(args), stdin, fails, ignore)
+         ignore: tuple[str, ...] = (), until_empty: bool = False) -> Step:
+    return Step(tuple(args), stdin, fails, ignore, until_empty)
 
 
 def txn(*lines: str, flags: tuple[str, ...] = (), fails: bool = False) -> Step:
@@ -44,19 +63,40 @@ def txn(*lines: str, flags: tuple[str, ...] = (), fails: bool = False) -> Step:
     return Step(("txn", *flags), "\n".join(lines) + "\n\n", fails)
 
 
+def background(name: str, *args: str) -> Step:
+    return Step(tuple(args), background=name)
+
+
+def collect(name: str, sentinel: str | None = None, fails: bool = False) -> Step:
+    return Step((), fails=fails, collect=name, sentinel=sentinel)
+
+
 class Normalizer:
     """Rewrites one server's outputs so that only what must equal etcd's is left.
 
     Hash values (HashKV, which depend on the storage format) become labels in order of first
     appearance within the scenario, so "stable across calls, changed by a write" is compared.
+    Lease IDs, which each server chooses, become labels in the order they were granted.
     """
 
     def __init__(self, server: Server):
         self.endpoint = server.endpoint
+        self.workdir = str(server.workdir)
         self.hash_labels: dict[int, str] = {}
+        self.leases: list[int] = []
 
     def hash_label(self, value: int) -> str:
         return self.hash_labels.setdefault(value, f"<hash {len(self.hash_labels)}>")
+
+    def args(self, s: Step) -> list[str]:
+        names = {f"lease{i}": f"{lease:x}" for i, lease in enumerate(self.leases)}
+        return [a.format(dir=self.workdir, **names) if "{" in a else a for a in s.args]
+
+    def learn(self, result: Result) -> None:
+        for match in re.finditer(r"lease ([0-9a-f]+) granted with TTL", result.stdout):
+            lease = int(match.group(1), 16)
+            if lease not in self.leases:
+                self.leases.append(lease)
 
     def tree(self, node, parent_key: str = ""):
         if isinstance(node, list):
@@ -66,27 +106,39 @@ class Normalizer:
         out = {}
         is_status = "dbSize" in node or parent_key == "Status"
         for key, value in node.items():
-            if key == "raft_term":
+            if key == "raft_term" or key == "took":
                 continue
             if is_status and key in STATUS_VOLATILE:
                 continue
+            if (key == "TTL" and "grantedTTL" in node) or (key == "ttl" and "granted-ttl" in node):
+                continue  # the remaining time of a lease
+            if key in ("ID", "id", "lease") and isinstance(value, int) and value in self.leases:
+                out[key] = f"<lease {self.leases.index(value)}>"
+                continue
+            if key == "keys" and isinstance(value, list):
+                out[key] = sorted(value)  # a lease's keys, which etcd lists in no set order
+                continue
             if key == "hash" and parent_key in ("HashKV", "Hash"):
                 out[key] = self.hash_label(value)
-                continue
-            if key == "took":
                 continue
             out[key] = self.tree(value, key)
         return out
 
     def text(self, text: str) -> str:
-        text = text.replace(self.endpoint, "<endpoint>")
+        text = text.replace(self.endpoint, "<endpoint>").replace(self.workdir, "<dir>")
+        for i, lease in enumerate(self.leases):  # as etcdctl prints them: after "lease ", or alone
+            text = re.sub(rf"(?m)(^|lease ){lease:x}\b", rf"\g<1><lease {i}>", text)
+        text = re.sub(r"remaining\(-?\d+s\)", "remaining(<t>)", text)
+        text = re.sub(r"attached keys\(\[(.*?)\]\)",
+                      lambda m: f"attached keys([{' '.join(sorted(m.group(1).split()))}])", text)
         return re.sub(r"took = \S+", "took = <t>", text)
 
     def stdout(self, text: str, is_json: bool):
+        text = self.text(text)
         if not is_json:
-            return self.text(text)
+            return text
         try:
-            return self.tree(json.loads(text.replace(self.endpoint, "<endpoint>")))
+            return self.tree(json.loads(text))
         except ValueError:
             return f"not JSON: {text!r}"
 
@@ -106,6 +158,7 @@ class Normalizer:
         return lines
 
     def result(self, s: Step, result: Result) -> dict:
+        self.learn(result)
         stdout = self.stdout(result.stdout, s.is_json)
         for path in s.ignore:
             drop(stdout, path.split("."))
@@ -122,13 +175,71 @@ def drop(tree, path: list[str]) -> None:
         tree.pop(path[-1], None)
 
 
-def run(server: Server, steps: list[Step]) -> list[dict]:
-    """Runs the steps in order on one server; returns each step's normalized result."""
+def stop_background(process: subprocess.Popen) -> Result:
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+    process.out.seek(0)
+    process.err.seek(0)
+    result = Result(process.returncode, process.out.read(), process.err.read())
+    process.out.close()
+    process.err.close()
+    return result
+
+
+def collect_background(process: subprocess.Popen, sentinel: str | None) -> Result:
+    deadline = time.monotonic() + POLL_LIMIT_S
+    while time.monotonic() < deadline and process.poll() is None:
+        process.out.seek(0)
+        if sentinel is not None and sentinel in process.out.read():
+            break
+        time.sleep(0.05)
+    result = stop_background(process)
+    # The way a watch ends (our SIGTERM, or the server cancelling it) is in the output; the
+    # exit status of a process we terminated says nothing about the server.
+    return Result(0 if result.rc == -15 else result.rc, result.stdout, result.stderr)
+
+
+def run_step(server: Server, normalizer: Normalizer, s: Step,
+             running: dict[str, subprocess.Popen]) -> dict | None:
+    if s.background:
+        running[s.background] = server.etcdctl_background(*normalizer.args(s))
+        return None
+    if s.collect:
+        return normalizer.result(s, collect_background(running.pop(s.collect), s.sentinel))
+    result = server.etcdctl(*normalizer.args(s), stdin=s.stdin)
+    deadline = time.monotonic() + POLL_LIMIT_S
+    while s.until_empty and result.stdout and time.monotonic() < deadline:
+        time.sleep(0.1)
+        result = server.etcdctl(*normalizer.args(s), stdin=s.stdin)
+    return normalizer.result(s, result)
+
+
+def run(server: Server, steps: list[Step]) -> list[dict | None]:
+    """Runs the steps in order on one server; returns each step's normalized result (None
+    for a step that only started something in the background). Background commands are
+    stopped before it returns, whatever happens."""
     normalizer = Normalizer(server)
-    return [normalizer.result(s, server.etcdctl(*s.args, stdin=s.stdin)) for s in steps]
+    running: dict[str, subprocess.Popen] = {}
+    try:
+        return [run_step(server, normalizer, s, running) for s in steps]
+    finally:
+        for process in running.values():
+            stop_background(process)
 
 
-def differences(steps: list[Step], etcd_results: list[dict], cairnd_results: list[dict]) -> str:
+def check_etcd(steps: list[Step], results: list[dict | None]) -> None:
+    """Fails if etcd itself did not do what the scenario expects of it (a broken scenario)."""
+    for s, result in zip(steps, results):
+        if result is not None:
+            assert (result["rc"] != 0) == s.fails, f"etcd itself: {s} gave {result}"
+
+
+def differences(steps: list[Step], etcd_results: list, cairnd_results: list) -> str:
     """A readable account of every step whose results differ; empty when all match."""
     out = []
     for s, want, got in zip(steps, etcd_results, cairnd_results):
