@@ -74,6 +74,7 @@ int main(int argc, char** argv) {
       std::printf("FAIL seed %llu: %s\n  replay: CAIRN_SIM_SEED=%llu %s\n",
                   static_cast<unsigned long long>(seed), r.failure.c_str(),
                   static_cast<unsigned long long>(seed), argv[0]);
+      std::fflush(stdout);  // long runs: show failures as they happen
       if (failures >= 20) break;
       continue;
     }
