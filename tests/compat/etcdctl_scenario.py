@@ -126,8 +126,9 @@ class Normalizer:
 
     def text(self, text: str) -> str:
         text = text.replace(self.endpoint, "<endpoint>").replace(self.workdir, "<dir>")
-        for i, lease in enumerate(self.leases):  # as etcdctl prints them: after "lease ", or alone
-            text = re.sub(rf"(?m)(^|lease ){lease:x}\b", rf"\g<1><lease {i}>", text)
+        # As etcdctl prints lease ids: in hex, zero-padded to 16 digits, after "lease " or alone.
+        for i, lease in enumerate(self.leases):
+            text = re.sub(rf"(?m)(^|lease )0*{lease:x}\b", rf"\g<1><lease {i}>", text)
         text = re.sub(r"remaining\(-?\d+s\)", "remaining(<t>)", text)
         text = re.sub(r"attached keys\(\[(.*?)\]\)",
                       lambda m: f"attached keys([{' '.join(sorted(m.group(1).split()))}])", text)
