@@ -323,6 +323,38 @@ TEST_F(HubTest, StartRevisionReplaysHistoryThenLiveWithoutGapOrDuplicate) {
   EXPECT_EQ(hub_->counts().unsynced, 0u);
 }
 
+TEST_F(HubTest, HistoryReadInSmallBatchesMeetsTheHubRevisionExactly) {
+  HubOptions options;
+  options.catchup_limits.max_revisions = 2;
+  StartHub(options);
+  for (int i = 0; i < 11; ++i) Put("k" + std::to_string(i % 3), std::to_string(i));  // 2..12
+  int64_t last = hub_->revision();
+  // Every start from 2 to 7: some batch series end one short of the hub's revision, some
+  // on it; either way the watcher must get revision `last` exactly once.
+  Client c(hub_.get());
+  std::map<int64_t, CreateRequest> reqs;
+  for (int64_t start = 2; start <= 7; ++start) {
+    CreateRequest req = Watch("k", "l", start);
+    reqs[c.s().Create(req)] = req;
+  }
+  ASSERT_TRUE(c.PopUntil([&](const auto& rs) {
+    for (const auto& [id, req] : reqs) {
+      if (LastRevisionOf(rs, id) != last) return false;
+    }
+    return true;
+  })) << "some watcher never reached revision "
+      << last;
+  for (const auto& [id, req] : reqs) {
+    EXPECT_EQ(EventsOf(c.got(), id), Expected(req, req.start_revision))
+        << "start " << req.start_revision;
+  }
+  // And they are synced: the next revision arrives during Notify.
+  EXPECT_EQ(hub_->counts().unsynced, 0u);
+  int64_t next = Put("k0", "live");
+  c.Drain();
+  for (const auto& [id, req] : reqs) EXPECT_EQ(LastRevisionOf(c.got(), id), next);
+}
+
 TEST_F(HubTest, PrevKvLiveAndFromHistoryIsTheKeysPreviousVersion) {
   StartHub();
   int64_t first = Put("a", "1");
