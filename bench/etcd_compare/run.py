@@ -3,9 +3,10 @@
 
 How to run (from anywhere in the repository):
 
-    bench/etcd_compare/run.py --quick   # 2,000 requests per row: proves it works, ~2 min
+    bench/etcd_compare/run.py --quick   # 2,000 requests per row: proves it works; under
+                                        # a minute once built
     bench/etcd_compare/run.py           # default: 20,000 puts with 1 client, 50,000
-                                        # requests in every 64-client row: ~10-20 min
+                                        # requests in every 64-client row: ~3-5 min
 
 What it does:
   1. Builds cairnd in the `bench` preset (RelWithDebInfo, -O2) through the shared build
@@ -375,6 +376,15 @@ def machine_state() -> str:
     return f"load {' '.join(load)}, cc1plus processes {cc}, cores {os.cpu_count()}"
 
 
+def source_state() -> str:
+    """The commit cairnd was built from, and whether the work tree had changes in cpp/."""
+    git = ["git", "-C", ROOT]
+    head = subprocess.run(git + ["rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
+    dirty = subprocess.run(git + ["status", "--porcelain", "--", "cpp", "proto", "CMakeLists.txt", "cmake"],
+                           capture_output=True, text=True).stdout.splitlines()
+    return f"{head or '?'}" + (f" with {len(dirty)} changed files under cpp/, proto/, cmake/" if dirty else "")
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--quick", action="store_true", help="2,000 requests per row instead of 20,000-50,000")
@@ -425,6 +435,7 @@ def main() -> int:
     before = machine_state()
     print(f"etcd_compare: {started:%Y-%m-%d %H:%M:%S} UTC; {before}")
     print(f"servers: {', '.join(s.label + ' (' + s.binary + ')' for s in servers)}; data on {fs} under {data_root}")
+    print(f"cairnd: work tree at {source_state()}" + (" (not rebuilt: --no-build)" if opts.no_build else ""))
     print(f"key {KEY_SIZE} B, value {VAL_SIZE} B; server logs in {logs_dir}")
     sys.stdout.flush()
 
