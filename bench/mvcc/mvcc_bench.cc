@@ -55,6 +55,7 @@ int main(int argc, char** argv) {
   cairn::storage::TempDir dir;
   cairn::storage::DbOptions options;
   options.cache_size_mb = 256;
+  if (const char* extra = std::getenv("CAIRN_WT_CONFIG")) options.extra_config = extra;
   auto db = cairn::storage::Db::Open(dir.path(), options);
   Check(db.status(), "open");
   auto opened = Store::Open(db->get());

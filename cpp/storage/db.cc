@@ -33,6 +33,7 @@ Result<std::unique_ptr<Db>> Db::Open(const std::string& dir, const DbOptions& op
   if (options.checkpoint_interval_s > 0) {
     config += ",checkpoint=(wait=" + std::to_string(options.checkpoint_interval_s) + ")";
   }
+  if (!options.extra_config.empty()) config += "," + options.extra_config;
   CAIRN_ASSIGN_OR_RETURN(auto conn, Connection::Open(dir, config));
   std::unique_ptr<Db> db(new Db(std::move(conn)));
   CAIRN_ASSIGN_OR_RETURN(auto session, db->OpenSession());

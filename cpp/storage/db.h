@@ -28,6 +28,8 @@ struct DbOptions {
   uint64_t cache_size_mb = 256;
   // Seconds between background checkpoints; 0 leaves checkpoints to the caller.
   int checkpoint_interval_s = 60;
+  // More wiredtiger_open settings, appended last so they win (e.g. eviction tuning).
+  std::string extra_config;
 };
 
 class Db;
