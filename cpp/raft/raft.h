@@ -7,7 +7,8 @@
 //      ReportUnreachable/ReportSnapshot for what the transport observed;
 //   2. when HasReady(), takes GetReady() and handles it in this order:
 //        a. send `messages` (these may go out before anything is persisted),
-//        b. persist `hard_state`, `entries` and `snapshot` durably (one synced write),
+//        b. persist `snapshot` (if any), then `entries` and `hard_state`, durably (one
+//           synced write),
 //        c. send `messages_after_persist` (only now),
 //        d. install `snapshot` into the state machine if any, then apply
 //           `committed_entries` in order (calling ApplyConfChange for conf change entries),
@@ -149,7 +150,9 @@ class RawNode {
   Result<ConfState> ApplyConfChange(const ConfChange& change);
   // Feeds a message from a peer. Local message types are refused.
   Status Step(Message message);
-  // Requests a read index; `ctx` (unique per request) comes back in a ReadState.
+  // Requests a read index; `ctx` (unique per request) comes back in a ReadState. A request
+  // is dropped without an answer when there is no leader or leadership changes before it is
+  // confirmed: the caller retries after a timeout.
   void ReadIndex(std::string ctx);
   // Asks the leader to hand leadership to `transferee`.
   void TransferLeader(NodeId transferee);

@@ -227,7 +227,8 @@ void Raft::Tick() {
 }
 
 void Raft::TickElection() {
-  ++election_elapsed_;
+  // Saturates: a learner never resets it, and it only matters up to the timeout.
+  if (election_elapsed_ < 1 << 30) ++election_elapsed_;
   // Figure 2, followers: if the election timeout elapses without hearing from a leader or
   // granting a vote, convert to candidate.
   if (Promotable() && election_elapsed_ >= randomized_election_timeout_) {
