@@ -13,7 +13,7 @@ from compat_servers import Result, Server
 # and raft positions (etcd's log holds its own configuration entries).
 STATUS_VOLATILE = ("version", "dbSize", "dbSizeInUse", "raftIndex", "raftTerm",
                    "raftAppliedIndex")
-# How long a polling step (until_empty) or a background collection waits before it records
+# How long a polling step (until) or a background collection waits before it records
 # what it has; the comparison with etcd then decides, so there is no timing assert.
 POLL_LIMIT_S = 20.0
 
@@ -32,14 +32,20 @@ class Step:
     # Dotted paths in the JSON output left out of the comparison, where etcd 3.4 and the newer
     # etcd that Cairn follows answer differently (each use says which).
     ignore: tuple[str, ...] = ()
-    # Repeat the command until its stdout is empty (a key waiting for its lease to expire).
-    until_empty: bool = False
+    # Repeat the command until its stdout matches this regex (EMPTY: a key waiting for its
+    # lease to expire; or until a lock's waiter has queued its key).
+    until: str | None = None
+    # Regexes whose matches in this step's output are replaced by "<masked>": names that
+    # embed a session's lease id (lock and election keys, which print it unpadded).
+    mask: tuple[str, ...] = ()
     # Start the command in the background under this name instead of waiting for it...
     background: str | None = None
     # ...or stop the background command of this name once its stdout holds `sentinel` (or it
-    # exited by itself), and take its output as this step's result.
+    # exited by itself), and take its output as this step's result...
     collect: str | None = None
     sentinel: str | None = None
+    # ...or, with peek, wait for the sentinel the same way but leave the command running.
+    peek: bool = False
 
     @property
     def is_json(self) -> bool:
@@ -48,13 +54,17 @@ class Step:
 
     def __str__(self) -> str:
         if self.collect:
-            return f"(output of background {self.collect})"
+            return f"(output {'so far ' if self.peek else ''}of background {self.collect})"
         return "etcdctl " + " ".join(repr(a) if not a or " " in a else a for a in self.args)
 
 
+EMPTY = r"\A\Z"
+
+
 def step(*args: str, stdin: str | None = None, fails: bool = False,
-         ignore: tuple[str, ...] = (), until_empty: bool = False) -> Step:
-    return Step(tuple(args), stdin, fails, ignore, until_empty)
+         ignore: tuple[str, ...] = (), until: str | None = None,
+         mask: tuple[str, ...] = ()) -> Step:
+    return Step(tuple(args), stdin, fails, ignore, until, mask=mask)
 
 
 def txn(*lines: str, flags: tuple[str, ...] = (), fails: bool = False) -> Step:
@@ -67,8 +77,15 @@ def background(name: str, *args: str) -> Step:
     return Step(tuple(args), background=name)
 
 
-def collect(name: str, sentinel: str | None = None, fails: bool = False) -> Step:
-    return Step((), fails=fails, collect=name, sentinel=sentinel)
+def collect(name: str, sentinel: str | None = None, fails: bool = False,
+            mask: tuple[str, ...] = ()) -> Step:
+    return Step((), fails=fails, mask=mask, collect=name, sentinel=sentinel)
+
+
+def peek(name: str, sentinel: str, mask: tuple[str, ...] = ()) -> Step:
+    """Waits until the background command's output holds sentinel; its output so far is the
+    result. Orders what other processes do after what this one has seen."""
+    return Step((), mask=mask, collect=name, sentinel=sentinel, peek=True)
 
 
 class Normalizer:
@@ -152,6 +169,9 @@ class Normalizer:
 
     def result(self, s: Step, result: Result) -> dict:
         self.learn(result)
+        for pattern in s.mask:
+            result = Result(result.rc, re.sub(pattern, "<masked>", result.stdout),
+                            re.sub(pattern, "<masked>", result.stderr))
         stdout = self.stdout(result.stdout, s.is_json)
         for path in s.ignore:
             drop(stdout, path.split("."))
@@ -184,13 +204,21 @@ def stop_background(process: subprocess.Popen) -> Result:
     return result
 
 
-def collect_background(process: subprocess.Popen, sentinel: str | None) -> Result:
+def wait_background(process: subprocess.Popen, sentinel: str | None) -> str:
+    """Waits until the process's stdout holds sentinel, it exits, or POLL_LIMIT_S passes;
+    returns its stdout so far."""
     deadline = time.monotonic() + POLL_LIMIT_S
-    while time.monotonic() < deadline and process.poll() is None:
+    while True:
         process.out.seek(0)
-        if sentinel is not None and sentinel in process.out.read():
-            break
+        out = process.out.read()
+        if (sentinel is not None and sentinel in out) or process.poll() is not None \
+                or time.monotonic() > deadline:
+            return out
         time.sleep(0.05)
+
+
+def collect_background(process: subprocess.Popen, sentinel: str | None) -> Result:
+    wait_background(process, sentinel)
     result = stop_background(process)
     # The way a watch ends (our SIGTERM, or the server cancelling it) is in the output; the
     # exit status of a process we terminated says nothing about the server.
@@ -202,11 +230,15 @@ def run_step(server: Server, normalizer: Normalizer, s: Step,
     if s.background:
         running[s.background] = server.etcdctl_background(*normalizer.args(s))
         return None
+    if s.peek:
+        out = wait_background(running[s.collect], s.sentinel)
+        return normalizer.result(s, Result(0, out, ""))
     if s.collect:
         return normalizer.result(s, collect_background(running.pop(s.collect), s.sentinel))
     result = server.etcdctl(*normalizer.args(s), stdin=s.stdin)
     deadline = time.monotonic() + POLL_LIMIT_S
-    while s.until_empty and result.stdout and time.monotonic() < deadline:
+    while s.until is not None and not re.search(s.until, result.stdout) \
+            and time.monotonic() < deadline:
         time.sleep(0.1)
         result = server.etcdctl(*normalizer.args(s), stdin=s.stdin)
     return normalizer.result(s, result)

@@ -4,7 +4,10 @@ from __future__ import annotations
 import pytest
 
 import etcdctl_scenario
-from etcdctl_scenario import Step, background, collect, step, txn
+from etcdctl_scenario import EMPTY, Step, background, collect, peek, step, txn
+
+LOCK_KEY = (r"L/[0-9a-f]+",)  # a lock's key: its name, then the holder's lease id
+ELECTION_KEY = (r"E/[0-9a-f]+",)
 
 # Writes at revisions 2..8 under w/ (and one outside), for watches that replay history.
 HISTORY = [
@@ -45,7 +48,7 @@ SCENARIOS: dict[str, list[Step]] = {
         step("put", "e1", "v", "--lease={lease0}"),
         step("put", "e2", "v", "--lease={lease0}"),
         step("put", "stays", "v"),
-        step("get", "e", "--prefix", "--keys-only", until_empty=True),
+        step("get", "e", "--prefix", "--keys-only", until=EMPTY),
         step("get", "", "--prefix", "-w", "json"),
         step("lease", "timetolive", "{lease0}"),
         step("lease", "list"),
@@ -73,6 +76,25 @@ SCENARIOS: dict[str, list[Step]] = {
     "lock": [
         step("lock", "mylock", "echo", "locked"),
         step("get", "mylock", "--prefix", "-w", "json"),
+        background("holder", "lock", "L"),
+        step("get", "L/", "--prefix", "--keys-only", until="L/", mask=LOCK_KEY),
+        background("waiter", "lock", "L", "echo", "got it"),
+        step("get", "L/", "--prefix", "--keys-only", until=r"(?s)L/.*L/", mask=LOCK_KEY),
+        collect("holder", sentinel="L/", mask=LOCK_KEY),
+        collect("waiter", sentinel="got it"),
+        step("get", "L/", "--prefix", "--keys-only", until=EMPTY),
+    ],
+    "elect": [
+        background("leader", "elect", "E", "p1"),
+        step("get", "E/", "--prefix", "--keys-only", until="E/", mask=ELECTION_KEY),
+        background("listener", "elect", "-l", "E"),
+        peek("listener", sentinel="p1", mask=ELECTION_KEY),
+        background("candidate", "elect", "E", "p2"),
+        step("get", "E/", "--prefix", "--keys-only", until=r"(?s)E/.*E/", mask=ELECTION_KEY),
+        collect("leader", sentinel="p1", mask=ELECTION_KEY),
+        collect("candidate", sentinel="p2", mask=ELECTION_KEY),
+        collect("listener", sentinel="p2", mask=ELECTION_KEY),
+        step("get", "E/", "--prefix", "--keys-only", mask=ELECTION_KEY),
     ],
 }
 
