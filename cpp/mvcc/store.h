@@ -23,7 +23,9 @@ namespace cairn::mvcc {
 // alongside writes: it deletes only revisions no read or write can need any more.
 class Store {
  public:
-  // Opens the store on `db` (which must outlive it), reading only the meta record.
+  // Opens the store on `db` (which must outlive it), reading only the meta record. A
+  // compaction a crash interrupted is finished by calling RunCompaction after opening;
+  // until then reads below it fail, as they should, and it only costs disk space.
   static Result<std::unique_ptr<Store>> Open(storage::Db* db);
   ~Store();
   Store(const Store&) = delete;
