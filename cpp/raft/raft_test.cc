@@ -485,6 +485,50 @@ TEST(MembershipTest, UpdateNodeLeavesTheMembershipAlone) {
 
 // --- RawNode protocol ------------------------------------------------------------------------
 
+TEST(RawNodeTest, LeaderAppendsMayPrecedePersistenceButAcknowledgementsMayNot) {
+  TestCluster c({1, 2, 3});
+  c.Elect(1);
+  ASSERT_TRUE(c.node(1).Propose("x").ok());
+  Ready leader = c.node(1).GetReady();
+  ASSERT_EQ(leader.entries.size(), 1u);
+  EXPECT_EQ(Count(leader.messages, MessageType::kAppend), 2) << "sent while persisting";
+  EXPECT_TRUE(leader.messages_after_persist.empty());
+  ASSERT_TRUE(c.storage(1).Append(leader.entries).ok());
+  c.node(1).Advance();
+  ASSERT_TRUE(
+      c.node(2).Step(leader.messages[0].to == 2 ? leader.messages[0] : leader.messages[1]).ok());
+  Ready follower = c.node(2).GetReady();
+  EXPECT_EQ(follower.entries.size(), 1u);
+  EXPECT_EQ(Count(follower.messages, MessageType::kAppendResponse), 0);
+  EXPECT_EQ(Count(follower.messages_after_persist, MessageType::kAppendResponse), 1)
+      << "an acknowledgement counts towards commit: only once durable";
+}
+
+TEST(RawNodeTest, VotesAreSentOnlyAfterPersistence) {
+  TestCluster c({1, 2, 3}, {}, [](Config& cfg) { cfg.pre_vote = false; });
+  ASSERT_TRUE(c.node(1).Campaign().ok());
+  Ready candidate = c.node(1).GetReady();
+  ASSERT_TRUE(candidate.hard_state.has_value());
+  EXPECT_EQ(candidate.hard_state->vote, 1u);
+  EXPECT_EQ(Count(candidate.messages, MessageType::kVote), 0);
+  EXPECT_EQ(Count(candidate.messages_after_persist, MessageType::kVote), 2);
+  c.node(1).Advance();
+  ASSERT_TRUE(c.node(2).Step(candidate.messages_after_persist[0]).ok());
+  Ready voter = c.node(2).GetReady();
+  ASSERT_TRUE(voter.hard_state.has_value());
+  EXPECT_EQ(voter.hard_state->vote, 1u);
+  EXPECT_TRUE(voter.must_sync);
+  EXPECT_EQ(Count(voter.messages_after_persist, MessageType::kVoteResponse), 1);
+}
+
+TEST(RawNodeTest, UnreachableFollowerIsProbedInsteadOfPipelined) {
+  TestCluster c({1, 2});
+  c.Elect(1);
+  ASSERT_EQ(c.raft(1).tracker().Get(2)->state, ProgressState::kReplicate);
+  c.node(1).ReportUnreachable(2);
+  EXPECT_EQ(c.raft(1).tracker().Get(2)->state, ProgressState::kProbe);
+}
+
 TEST(RawNodeTest, LocalMessageTypesFromTheNetworkAreRefused) {
   TestCluster c({1});
   EXPECT_FALSE(c.node(1).Step(Message{.type = MessageType::kHup, .from = 2, .to = 1}).ok());
