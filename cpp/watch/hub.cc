@@ -170,6 +170,19 @@ void Hub::Notify(int64_t revision, const std::vector<mvcc::Event>& events) {
   if (victims) KickDispatcher();
 }
 
+void Hub::Restore(int64_t revision) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (revision <= rev_) return;
+    std::vector<Watcher*> synced(synced_ranges_.begin(), synced_ranges_.end());
+    for (const auto& [key, ws] : synced_keys_) synced.insert(synced.end(), ws.begin(), ws.end());
+    // Each has every event up to rev_; what came after is in the new history only.
+    for (Watcher* w : synced) MakeUnsyncedLocked(w, std::max(w->next_rev, rev_ + 1));
+    rev_ = revision;
+  }
+  KickDispatcher();
+}
+
 void Hub::Tick(Clock::time_point now) {
   WakeList wakes;
   {

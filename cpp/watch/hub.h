@@ -89,6 +89,12 @@ class Hub {
   // revision still advances). Never blocks on a watcher and does no I/O.
   void Notify(int64_t revision, const std::vector<mvcc::Event>& events);
 
+  // After the store's state was replaced (a raft snapshot installed) up to `revision`:
+  // the hub did not see the revisions in between, so every synced watcher becomes unsynced
+  // and catches up from the new revision table (or is canceled as compacted), as etcd's
+  // watchable store does on Restore. A revision at or below the hub's changes nothing.
+  void Restore(int64_t revision);
+
   // Sends progress notifications when a progress interval has passed since the last round
   // (the first call only starts the clock). A watcher with progress_notify gets one when it
   // is synced and received no events during the interval before, as etcd.

@@ -797,6 +797,30 @@ TEST_F(HubTest, FragmentSplitsLargeResponsesLiveAndFromHistory) {
   EXPECT_EQ(EventsOf(c.got(), hid), Expected(history, first));
 }
 
+TEST_F(HubTest, RestoreCatchesSyncedWatchersUpFromTheNewHistory) {
+  StartHub();
+  Client c(hub_.get());
+  CreateRequest req = Watch("a", "b");
+  req.prev_kv = true;
+  int64_t id = c.s().Create(req);
+  int64_t from = Put("a", "1");
+  // A snapshot install changes the store behind the hub's back: no Notify for these.
+  for (int i = 0; i < 3; ++i) {
+    mvcc::PutRequest p;
+    p.key = "a" + std::to_string(i);
+    p.value = "snap";
+    std::vector<mvcc::Event> evs;
+    ASSERT_TRUE(store_->Put(p, ++index_, &evs).ok());
+    std::lock_guard<std::mutex> lock(log_mu_);
+    log_.insert(log_.end(), evs.begin(), evs.end());
+  }
+  hub_->Restore(store_->current_revision());
+  int64_t last = Put("a", "2");
+  ASSERT_TRUE(c.PopUntil([&](const auto& rs) { return LastRevisionOf(rs, id) == last; }));
+  EXPECT_EQ(EventsOf(c.got(), id), Expected(req, from));
+  ExpectRevisionsWhole(c.got(), id);
+}
+
 TEST_F(HubTest, CloseFromInsideTheWakeFunctionDoesNotDeadlock) {
   StartHub();
   std::unique_ptr<Stream> stream;
