@@ -126,6 +126,70 @@ grpc::ServerUnaryReactor* MaintenanceService::Alarm(grpc::CallbackServerContext*
   return reactor;
 }
 
+grpc::ServerUnaryReactor* MaintenanceService::Defragment(grpc::CallbackServerContext* ctx,
+                                                         const etcdserverpb::DefragmentRequest*,
+                                                         etcdserverpb::DefragmentResponse* resp) {
+  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+  // WiredTiger compacts online: reads and writes go on meanwhile.
+  cairn::Status s = member_->Defragment();
+  if (s.ok()) member_->FillHeader(resp->mutable_header());
+  reactor->Finish(ToGrpc(s));
+  return reactor;
+}
+
+namespace {
+
+// Streams a snapshot in messages of kChunk bytes, one write in flight.
+class SnapshotReactor final : public grpc::ServerWriteReactor<etcdserverpb::SnapshotResponse> {
+ public:
+  SnapshotReactor(server::Member* member, std::unique_ptr<server::SnapshotReader> reader)
+      : member_(member), reader_(std::move(reader)) {
+    WriteNext();
+  }
+  void OnWriteDone(bool ok) override {
+    if (!ok) return Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE, "snapshot write failed"));
+    WriteNext();
+  }
+  void OnDone() override { delete this; }
+
+ private:
+  static constexpr size_t kChunk = 1 << 20;
+
+  void WriteNext() {
+    response_.Clear();
+    Status s = reader_->Read(kChunk, response_.mutable_blob());
+    if (!s.ok()) return Finish(ToGrpc(s));
+    if (response_.blob().empty()) return Finish(grpc::Status::OK);
+    if (first_) {
+      member_->FillHeader(response_.mutable_header());
+      response_.set_version("3.5.0");
+      first_ = false;
+    }
+    response_.set_remaining_bytes(reader_->remaining_bytes());
+    StartWrite(&response_);
+  }
+
+  server::Member* member_;
+  std::unique_ptr<server::SnapshotReader> reader_;
+  etcdserverpb::SnapshotResponse response_;
+  bool first_ = true;
+};
+
+class FailedWrite final : public grpc::ServerWriteReactor<etcdserverpb::SnapshotResponse> {
+ public:
+  explicit FailedWrite(const Status& s) { Finish(ToGrpc(s)); }
+  void OnDone() override { delete this; }
+};
+
+}  // namespace
+
+grpc::ServerWriteReactor<etcdserverpb::SnapshotResponse>* MaintenanceService::Snapshot(
+    grpc::CallbackServerContext*, const etcdserverpb::SnapshotRequest*) {
+  auto reader = member_->OpenSnapshot();
+  if (!reader.ok()) return new FailedWrite(reader.status());
+  return new SnapshotReactor(member_, std::move(*reader));
+}
+
 // ---------------------------------------------------------------------------------------
 // Cluster
 

@@ -560,6 +560,18 @@ std::vector<MemberInfo> Member::Members() const {
   return members_;
 }
 
+Status Member::Defragment() {
+  std::shared_lock lock(close_mu_);
+  if (!db_) return etcd::Stopped();
+  return db_->Defragment();
+}
+
+Result<std::unique_ptr<SnapshotReader>> Member::OpenSnapshot() {
+  std::shared_lock lock(close_mu_);
+  if (!db_) return etcd::Stopped();
+  return SnapshotReader::Open(db_.get(), config_.EffectiveDataDir());
+}
+
 // ---------------------------------------------------------------------------------------
 // Raft thread
 

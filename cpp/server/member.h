@@ -30,6 +30,7 @@
 #include "mvcc/store.h"
 #include "raft/raft.h"
 #include "server/config.h"
+#include "server/snapshot.h"
 #include "storage/db.h"
 #include "storage/log_store.h"
 #include "watch/hub.h"
@@ -93,6 +94,11 @@ class Member {
   Status HashKV(const etcdserverpb::HashKVRequest& req, etcdserverpb::HashKVResponse* resp);
   Status Hash(etcdserverpb::HashResponse* resp);
   std::vector<MemberInfo> Members() const;
+  // Returns free space in the database files to the file system, online.
+  Status Defragment();
+  // A consistent snapshot of the database (see server/snapshot.h). The member must outlive
+  // the reader.
+  Result<std::unique_ptr<SnapshotReader>> OpenSnapshot();
 
   // The header every response carries, at the store's current revision.
   void FillHeader(etcdserverpb::ResponseHeader* header) const;
