@@ -197,3 +197,69 @@ func TestErrorsAsEtcdGivesThem(t *testing.T) {
 		t.Errorf("after the errors: revision %d keys %q, want 8 and the seeded keys", resp.Header.Revision, keys(resp.Kvs))
 	}
 }
+
+// Requests a well-behaved client does not send get etcd's answers (etcd 3.5 and later for the
+// sort options; etcd 3.4 crashes on a bad sort target), and leave the store as it was.
+func TestMalformedRequests(t *testing.T) {
+	t.Parallel()
+	s := startCairnd(t)
+	seed(t, s.Client)
+	kv := s.rawKV()
+	rangeKeys := func(r *pb.RangeRequest) (string, *pb.RangeResponse) {
+		t.Helper()
+		resp, err := kv.Range(ctx(t), r)
+		if err != nil {
+			t.Fatalf("range %v: %v", r, err)
+		}
+		return keys(resp.Kvs), resp
+	}
+	errorCases := []struct {
+		name string
+		call func() error
+		want error
+	}{
+		{"sort order out of the enum", func() error {
+			_, err := kv.Range(ctx(t), &pb.RangeRequest{Key: []byte("a"), SortOrder: 7})
+			return err
+		}, rpctypes.ErrGRPCInvalidSortOption},
+		{"sort target out of the enum", func() error {
+			_, err := kv.Range(ctx(t), &pb.RangeRequest{Key: []byte("a"), SortOrder: pb.RangeRequest_ASCEND, SortTarget: 9})
+			return err
+		}, rpctypes.ErrGRPCInvalidSortOption},
+		{"compare with an empty key", func() error {
+			_, err := kv.Txn(ctx(t), &pb.TxnRequest{Compare: []*pb.Compare{{Target: pb.Compare_VERSION, TargetUnion: &pb.Compare_Version{Version: 0}}}})
+			return err
+		}, rpctypes.ErrGRPCEmptyKey},
+		{"negative lease", func() error { _, err := kv.Put(ctx(t), &pb.PutRequest{Key: []byte("a"), Lease: -1}); return err }, rpctypes.ErrGRPCLeaseNotFound},
+		{"compact at a negative revision", func() error {
+			_, err := kv.Compact(ctx(t), &pb.CompactionRequest{Revision: -1})
+			return err
+		}, rpctypes.ErrGRPCCompacted},
+	}
+	for _, c := range errorCases {
+		t.Run(c.name, func(t *testing.T) { wantGRPCError(t, c.call(), c.want) })
+	}
+	t.Run("negative revision reads the current one", func(t *testing.T) {
+		got, resp := rangeKeys(&pb.RangeRequest{Key: []byte("a"), Revision: -1})
+		if got != "a " || resp.Kvs[0].ModRevision != 3 || resp.Header.Revision != 8 {
+			t.Errorf("got %q %v", got, resp)
+		}
+	})
+	t.Run("range end before the key is empty", func(t *testing.T) {
+		if got, resp := rangeKeys(&pb.RangeRequest{Key: []byte("c"), RangeEnd: []byte("a")}); got != "" || resp.Count != 0 {
+			t.Errorf("got %q count %d", got, resp.Count)
+		}
+	})
+	t.Run("huge and negative limits mean none", func(t *testing.T) {
+		for _, limit := range []int64{1 << 62, -1} {
+			got, resp := rangeKeys(&pb.RangeRequest{Key: []byte{0}, RangeEnd: []byte{0}, Limit: limit})
+			if got != "a ab b c d/x " || resp.More || resp.Count != 5 {
+				t.Errorf("limit %d: %q more %v count %d", limit, got, resp.More, resp.Count)
+			}
+		}
+	})
+	_, resp := rangeKeys(&pb.RangeRequest{Key: []byte{0}, RangeEnd: []byte{0}})
+	if resp.Header.Revision != 8 || resp.Count != 5 {
+		t.Errorf("after the requests: revision %d count %d, want 8 and 5", resp.Header.Revision, resp.Count)
+	}
+}
