@@ -271,3 +271,13 @@ def differences(steps: list[Step], etcd_results: list, cairnd_results: list) -> 
         if want != got:
             out.append(f"{s}\n  etcd:   {want}\n  cairnd: {got}")
     return "\n".join(out)
+
+
+def assert_cairnd_matches_etcd(etcd: Server, cairnd: Server, steps: list[Step]) -> None:
+    """Runs the scenario on etcd, checks that etcd did what the scenario expects, runs it on
+    cairnd, and fails with every step whose normalized results differ."""
+    want = run(etcd, steps)
+    check_etcd(steps, want)
+    got = run(cairnd, steps)
+    diff = differences(steps, want, got)
+    assert not diff, f"cairnd differs from etcd:\n{diff}"

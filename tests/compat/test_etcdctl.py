@@ -161,12 +161,7 @@ SCENARIOS: dict[str, tuple[tuple[str, ...], list[Step]]] = {
 @pytest.mark.parametrize("name", SCENARIOS)
 def test_etcdctl_scenario_matches_etcd(start_pair, name):
     flags, steps = SCENARIOS[name]
-    etcd, cairnd = start_pair(*flags)
-    want = etcdctl_scenario.run(etcd, steps)
-    etcdctl_scenario.check_etcd(steps, want)
-    got = etcdctl_scenario.run(cairnd, steps)
-    diff = etcdctl_scenario.differences(steps, want, got)
-    assert not diff, f"cairnd differs from etcd:\n{diff}"
+    etcdctl_scenario.assert_cairnd_matches_etcd(*start_pair(*flags), steps)
 
 
 def test_member_and_cluster_ids_derive_as_etcds(start_pair):

@@ -101,10 +101,4 @@ SCENARIOS: dict[str, list[Step]] = {
 
 @pytest.mark.parametrize("name", SCENARIOS)
 def test_etcdctl_scenario_matches_etcd(start_pair, name):
-    steps = SCENARIOS[name]
-    etcd, cairnd = start_pair()
-    want = etcdctl_scenario.run(etcd, steps)
-    etcdctl_scenario.check_etcd(steps, want)
-    got = etcdctl_scenario.run(cairnd, steps)
-    diff = etcdctl_scenario.differences(steps, want, got)
-    assert not diff, f"cairnd differs from etcd:\n{diff}"
+    etcdctl_scenario.assert_cairnd_matches_etcd(*start_pair(), SCENARIOS[name])
