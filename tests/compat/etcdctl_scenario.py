@@ -40,8 +40,9 @@ class Step:
     mask: tuple[str, ...] = ()
     # Start the command in the background under this name instead of waiting for it...
     background: str | None = None
-    # ...or stop the background command of this name once its stdout holds `sentinel` (or it
-    # exited by itself), and take its output as this step's result...
+    # ...or stop the background command of this name once its stdout matches the regex
+    # `sentinel` (or it exited by itself), and take its output as this step's result; a
+    # sentinel ends with the last line's newline, so that no event is cut in half...
     collect: str | None = None
     sentinel: str | None = None
     # ...or, with peek, wait for the sentinel the same way but leave the command running.
@@ -83,7 +84,7 @@ def collect(name: str, sentinel: str | None = None, fails: bool = False,
 
 
 def peek(name: str, sentinel: str, mask: tuple[str, ...] = ()) -> Step:
-    """Waits until the background command's output holds sentinel; its output so far is the
+    """Waits until the background command's output matches sentinel; its output so far is the
     result. Orders what other processes do after what this one has seen."""
     return Step((), mask=mask, collect=name, sentinel=sentinel, peek=True)
 
@@ -205,13 +206,13 @@ def stop_background(process: subprocess.Popen) -> Result:
 
 
 def wait_background(process: subprocess.Popen, sentinel: str | None) -> str:
-    """Waits until the process's stdout holds sentinel, it exits, or POLL_LIMIT_S passes;
+    """Waits until the process's stdout matches sentinel, it exits, or POLL_LIMIT_S passes;
     returns its stdout so far."""
     deadline = time.monotonic() + POLL_LIMIT_S
     while True:
         process.out.seek(0)
         out = process.out.read()
-        if (sentinel is not None and sentinel in out) or process.poll() is not None \
+        if (sentinel is not None and re.search(sentinel, out)) or process.poll() is not None \
                 or time.monotonic() > deadline:
             return out
         time.sleep(0.05)
