@@ -27,7 +27,8 @@ inline constexpr std::string_view kErrWatcherDuplicateId =
     "mvcc: duplicate watch ID provided on the WatchStream";
 
 // A key range as etcd's requests give one: range_end empty = the one key; "\0" = every key
-// >= key; otherwise [key, range_end).
+// >= key; otherwise [key, range_end). Thread safety: a value; const methods from any
+// thread.
 class KeyRange {
  public:
   KeyRange() = default;
