@@ -455,6 +455,8 @@ Result<std::unique_ptr<ClientServer>> ClientServer::Start(server::Member* member
   out->cluster_ = std::make_unique<ClusterService>(member);
   out->lease_ = std::make_unique<LeaseService>(member);
   out->watch_ = std::make_unique<WatchService>(member);
+  out->lock_ = std::make_unique<LockService>(member);
+  out->election_ = std::make_unique<ElectionService>(member);
 
   grpc::ServerBuilder builder;
   out->ports_.assign(urls.size(), 0);
@@ -473,6 +475,8 @@ Result<std::unique_ptr<ClientServer>> ClientServer::Start(server::Member* member
   builder.RegisterService(out->cluster_.get());
   builder.RegisterService(out->lease_.get());
   builder.RegisterService(out->watch_.get());
+  builder.RegisterService(out->lock_.get());
+  builder.RegisterService(out->election_.get());
   out->server_ = builder.BuildAndStart();
   if (!out->server_) return Unavailable("cannot listen on the client URLs");
   for (size_t i = 0; i < urls.size(); ++i) {

@@ -10,6 +10,7 @@
 
 #include "base/status.h"
 #include "etcd/etcdserverpb/rpc.grpc.pb.h"
+#include "rpc/lock_election_services.h"
 #include "server/member.h"
 
 namespace cairn::rpc {
@@ -131,6 +132,8 @@ class ClientServer {
   std::unique_ptr<ClusterService> cluster_;
   std::unique_ptr<LeaseService> lease_;
   std::unique_ptr<WatchService> watch_;
+  std::unique_ptr<LockService> lock_;
+  std::unique_ptr<ElectionService> election_;
   std::unique_ptr<grpc::Server> server_;
   std::vector<int> ports_;
 };
