@@ -25,6 +25,10 @@ constexpr auto kReadIndexRetry = std::chrono::milliseconds(500);
 // checkpoint holds whole entries.
 constexpr auto kCheckpointInterval = std::chrono::seconds(30);
 constexpr int kReaderThreads = 2;
+// Entries kept in the raft log below the last checkpointed applied index, so a follower
+// that lags a little catches up from the log rather than a snapshot (etcd's
+// SnapshotCatchUpEntries).
+constexpr uint64_t kLogCatchUpEntries = 5000;
 // Bounds on the lease work the leader proposes per tick.
 constexpr size_t kMaxRevokesPerTick = 100;
 constexpr size_t kMaxCheckpointsPerTick = 1000;
@@ -159,6 +163,10 @@ Status Member::Open() {
   CAIRN_ASSIGN_OR_RETURN(node_, raft::RawNode::Create(rc, log_store_.get()));
   applied_ = store_->applied_index();
   term_ = initial.hard_state.term;
+  durable_applied_ = applied_.load();
+  if (auto first = log_store_->FirstIndex(); first.ok()) log_first_index_ = *first;
+  // A compaction a crash interrupted is finished by the compactor once it starts.
+  compact_pending_ = true;
   last_checkpoint_ = Clock::now();
 
   // A member that is the only voter need not wait out an election timeout.
@@ -616,7 +624,26 @@ void Member::RaftLoop() {
     RetryReads(now);
 
     while (node_->HasReady()) HandleReady(node_->GetReady());
+    MaybeCompactLog();
   }
+}
+
+void Member::MaybeCompactLog() {
+  // Replay after a crash starts above the last checkpointed applied index, so the log
+  // below it (less a tail for lagging followers) is no longer needed. etcd compacts every
+  // --snapshot-count entries; so does Cairn.
+  const uint64_t durable = durable_applied_.load();
+  const uint64_t tail = std::min<uint64_t>(kLogCatchUpEntries, config_.snapshot_count);
+  if (durable <= tail) return;
+  const uint64_t target = durable - tail;
+  auto first = log_store_->FirstIndex();
+  if (!first.ok() || target < *first || target - *first < config_.snapshot_count) return;
+  Status s = log_store_->Compact(target);
+  if (!s.ok()) {
+    log::Error("cannot compact the raft log", {{"error", s.ToString()}});
+    return;
+  }
+  log_first_index_ = target;
 }
 
 void Member::RetryReads(Clock::time_point now) {
@@ -725,9 +752,14 @@ void Member::ApplyLoop() {
     }
     for (const raft::Entry& e : entries) ApplyEntry(e);
     ReleaseReads();
-    if (Clock::now() - last_checkpoint_ >= kCheckpointInterval) {
-      Status s = db_->Checkpoint();
-      if (!s.ok()) log::Error("checkpoint failed", {{"error", s.ToString()}});
+    if (Clock::now() - last_checkpoint_ >= kCheckpointInterval ||
+        applied_.load() - durable_applied_.load() >= config_.snapshot_count) {
+      auto durable = store_->Checkpoint();
+      if (durable.ok()) {
+        durable_applied_ = *durable;
+      } else {
+        log::Error("checkpoint failed", {{"error", durable.status().ToString()}});
+      }
       last_checkpoint_ = Clock::now();
     }
   }

@@ -108,6 +108,8 @@ class Member {
   uint64_t leader() const { return leader_.load(); }
   uint64_t term() const { return term_.load(); }
   uint64_t applied_index() const { return applied_.load(); }
+  // The oldest index the raft log still holds (it is compacted below checkpoints).
+  uint64_t raft_log_first_index() const { return log_first_index_.load(); }
   const Config& config() const { return config_; }
 
  private:
@@ -145,6 +147,7 @@ class Member {
   void RaftLoop();
   void HandleReady(raft::Ready rd);
   void RetryReads(std::chrono::steady_clock::time_point now);
+  void MaybeCompactLog();
   // On the leader: proposes revokes of expired leases and due checkpoints.
   void ProposeLeaseHousekeeping();
   void ProposeInternal(cairn::internal::Request req);
@@ -185,6 +188,9 @@ class Member {
   std::atomic<uint64_t> leader_{0};
   std::atomic<uint64_t> term_{0};
   std::atomic<uint64_t> applied_{0};
+  // The applied index the last checkpoint made durable: the raft log may go below it.
+  std::atomic<uint64_t> durable_applied_{0};
+  std::atomic<uint64_t> log_first_index_{0};
   std::atomic<uint64_t> next_request_id_{0};
   std::atomic<bool> stopped_{false};
 

@@ -454,5 +454,25 @@ TEST_F(MemberTest, SnapshotStreamRestoresToTheSameState) {
   std::filesystem::remove_all(restored);
 }
 
+TEST_F(MemberTest, RaftLogIsCompactedBelowCheckpointsAndRestartReplaysTheRest) {
+  member_.reset();
+  config_.snapshot_count = 20;
+  StartMember();
+  const uint64_t first_before = member_->raft_log_first_index();
+  for (int i = 0; i < 100; ++i) ASSERT_TRUE(Put("c/" + std::to_string(i % 7), "v").ok());
+  // Compaction follows a checkpoint on the raft thread: wait for it with a deadline.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (member_->raft_log_first_index() <= first_before + 20) {
+    ASSERT_LT(std::chrono::steady_clock::now(), deadline) << "the log was never compacted";
+    ASSERT_TRUE(Put("tick", "v").ok());  // outside the range counted below
+  }
+  const int64_t revision = Get("c/0").header().revision();
+  member_.reset();
+  StartMember();
+  auto got = Get("c/", "c0");
+  EXPECT_EQ(got.count(), 7);  // c/0 .. c/6
+  EXPECT_EQ(got.header().revision(), revision);
+}
+
 }  // namespace
 }  // namespace cairn::server
