@@ -159,7 +159,11 @@ Status Member::Open() {
   rc.heartbeat_tick = 1;
   rc.election_tick = election_ticks;
   rc.seed = std::random_device{}();
-  rc.applied = store_->applied_index();
+  // The commit index is persisted without a sync when only it moved (raft's must_sync), so
+  // after a crash it may trail what the checkpointed state applied; raft must not be told
+  // of an applied index above its commit. Entries up to the state's applied index are
+  // skipped on apply (ApplyEntry) and raft commits them again.
+  rc.applied = std::min<uint64_t>(store_->applied_index(), initial.hard_state.commit);
   CAIRN_ASSIGN_OR_RETURN(node_, raft::RawNode::Create(rc, log_store_.get()));
   applied_ = store_->applied_index();
   term_ = initial.hard_state.term;
@@ -674,7 +678,7 @@ void Member::HandleReady(raft::Ready rd) {
   }
   // No peers yet: a single member sends nothing to anyone.
   if (rd.hard_state || !rd.entries.empty()) {
-    Status s = log_store_->Save(rd.hard_state, rd.entries);
+    Status s = log_store_->Save(rd.hard_state, rd.entries, rd.must_sync);
     if (!s.ok()) {
       // Raft's promises rest on this write: without it the member cannot go on.
       log::Error("cannot persist raft log; stopping", {{"error", s.ToString()}});

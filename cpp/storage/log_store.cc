@@ -136,7 +136,7 @@ Result<raft::Snapshot> LogStore::GetSnapshot() const {
 }
 
 Status LogStore::Save(const std::optional<raft::HardState>& hard_state,
-                      const std::vector<raft::Entry>& entries) {
+                      const std::vector<raft::Entry>& entries, bool sync) {
   size_t skip = 0;
   while (skip < entries.size() && entries[skip].index <= dummy_index_) ++skip;
   if (skip < entries.size() && entries[skip].index > last_index_ + 1) {
@@ -163,7 +163,7 @@ Status LogStore::Save(const std::optional<raft::HardState>& hard_state,
     CAIRN_ASSIGN_OR_RETURN(Cursor state, session_->OpenCursor(kRaftStateTable));
     CAIRN_RETURN_IF_ERROR(state.Put(kHardStateKey, raft::EncodeHardState(*hard_state)));
   }
-  CAIRN_RETURN_IF_ERROR(txn.Commit("sync=on"));
+  CAIRN_RETURN_IF_ERROR(txn.Commit(sync ? "sync=on" : "sync=off"));
   last_index_ = new_last;
   return Status::Ok();
 }

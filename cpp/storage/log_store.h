@@ -37,8 +37,11 @@ class LogStore final : public raft::Storage {
   // entries at their indexes and after (a new leader's log wins), in one transaction
   // committed with sync: one fsync for the batch. Entries must be contiguous and start no
   // later than LastIndex()+1; entries already compacted are skipped.
+  // With `sync` false (raft's Ready::must_sync is false when only the commit index moved)
+  // the commit is written to the journal without waiting for the disk: a lost commit index
+  // is learned again from the leader or recomputed, as in etcd.
   Status Save(const std::optional<raft::HardState>& hard_state,
-              const std::vector<raft::Entry>& entries);
+              const std::vector<raft::Entry>& entries, bool sync = true);
   // Saves the membership that GetInitialState returns (after a conf change is applied).
   Status SetConfState(const raft::ConfState& conf_state);
   // Replaces the whole log with a received snapshot's metadata (and data). Synced.
