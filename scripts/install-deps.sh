@@ -47,6 +47,7 @@ else
   echo "install-deps: all Debian packages present"
 fi
 
-# Go: the Go tests need Go >= 1.23 (etcd's client v3.6). Debian 12 ships 1.19, so when no
+# Go: the Go tests and tools need Go >= 1.26 (etcd 3.6 server for the benchmark and the
+# lock/election driver). Debian 12 ships 1.19, so when no
 # recent go is on PATH the toolchain comes from the Go module proxy, as a module.
 "$(dirname "$0")/install-go.sh"

@@ -3,8 +3,8 @@
 # otherwise bootstraps Debian's golang-go and fetches the pinned toolchain through the Go
 # module proxy (golang.org/toolchain is an ordinary module there), into /usr/local/go.
 set -euo pipefail
-GO_MIN="1.23"
-GO_PIN="1.24.6"
+GO_MIN="1.26"
+GO_PIN="1.26.8"
 
 SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
 export PATH="/usr/local/go/bin:$PATH"
