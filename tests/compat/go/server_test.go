@@ -97,20 +97,23 @@ func startCairnd(t *testing.T, extraFlags ...string) *server {
 		logFile.Close()
 		t.Fatalf("starting cairnd: %v", err)
 	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait(); logFile.Close() }()
+	// exited is closed when cairnd has exited; waitErr is then its exit status. A closed
+	// channel can be received from any number of times (start-up and cleanup both do).
+	exited := make(chan struct{})
+	var waitErr error
+	go func() { waitErr = cmd.Wait(); logFile.Close(); close(exited) }()
 	t.Cleanup(func() {
 		select {
-		case err := <-exited:
-			t.Errorf("cairnd exited during the test: %v\n%s", err, logTail(logPath))
+		case <-exited:
+			t.Errorf("cairnd exited during the test: %v\n%s", waitErr, logTail(logPath))
 			return
 		default:
 		}
 		_ = cmd.Process.Signal(syscall.SIGTERM)
 		select {
-		case err := <-exited:
-			if !stoppedBySigterm(err) {
-				t.Errorf("cairnd did not stop cleanly on SIGTERM: %v\n%s", err, logTail(logPath))
+		case <-exited:
+			if !stoppedBySigterm(waitErr) {
+				t.Errorf("cairnd did not stop cleanly on SIGTERM: %v\n%s", waitErr, logTail(logPath))
 			}
 		case <-time.After(stopTimeout):
 			_ = cmd.Process.Kill()
@@ -138,8 +141,8 @@ func startCairnd(t *testing.T, extraFlags ...string) *server {
 			break
 		}
 		select {
-		case e := <-exited:
-			t.Fatalf("cairnd exited while starting: %v\n%s", e, logTail(logPath))
+		case <-exited:
+			t.Fatalf("cairnd exited while starting: %v\n%s", waitErr, logTail(logPath))
 		default:
 		}
 		if time.Now().After(deadline) {
