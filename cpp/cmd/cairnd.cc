@@ -1,7 +1,9 @@
 // cairnd: runs one Cairn member, configured as etcd is, until SIGTERM or SIGINT.
 #include <signal.h>
 
+#include <chrono>
 #include <cstdio>
+#include <future>
 #include <string>
 #include <vector>
 
@@ -76,8 +78,16 @@ int Run(int argc, char** argv) {
   sigwait(&signals, &sig);
   cairn::log::Info("received signal; shutting down", {{"signal", sig == SIGTERM ? "TERM" : "INT"}});
   if (http) http->Stop();
-  (*grpc_server)->Shutdown(kShutdownGraceMs);
+  // gRPC's shutdown waits for every call to finish. Calls still waiting on the member after
+  // the grace period are ended by stopping the member, which fails them.
+  auto shutdown =
+      std::async(std::launch::async, [&] { (*grpc_server)->Shutdown(kShutdownGraceMs); });
+  if (shutdown.wait_for(std::chrono::milliseconds(kShutdownGraceMs + 1000)) !=
+      std::future_status::ready) {
+    cairn::log::Warn("calls outlived the shutdown grace period; stopping the member under them");
+  }
   (*member)->Stop();
+  shutdown.wait();
   return 0;
 }
 

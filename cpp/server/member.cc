@@ -5,6 +5,8 @@
 #include <filesystem>
 #include <random>
 
+#include <google/protobuf/io/coded_stream.h>
+
 #include "base/etcd_errors.h"
 #include "base/log.h"
 #include "mvcc/check.h"
@@ -36,6 +38,26 @@ constexpr size_t kMaxCheckpointsPerTick = 1000;
 int64_t NowMs() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now().time_since_epoch())
       .count();
+}
+
+// Parses a raft entry's request. gRPC parsed the client's request with protobuf's default
+// recursion limit (100); the entry wraps it in one more message, so the limit here is
+// higher: whatever a client could send must parse again at apply.
+bool ParseRequest(std::string_view data, cairn::internal::Request* req) {
+  google::protobuf::io::CodedInputStream in(reinterpret_cast<const uint8_t*>(data.data()),
+                                            static_cast<int>(data.size()));
+  in.SetRecursionLimit(1000);
+  return req->ParseFromCodedStream(&in) && in.ConsumedEntireMessage();
+}
+
+// The id of an entry that does not parse, so its caller hears of it rather than waiting
+// forever: Request.id is field 1, which protobuf writes first.
+uint64_t RecoverRequestId(std::string_view data) {
+  google::protobuf::io::CodedInputStream in(reinterpret_cast<const uint8_t*>(data.data()),
+                                            static_cast<int>(data.size()));
+  uint64_t id = 0;
+  if (in.ReadTag() == (1 << 3) && in.ReadVarint64(&id)) return id;
+  return 0;
 }
 
 std::string EncodeReadContext(uint64_t seq) {
@@ -825,9 +847,15 @@ void Member::ApplyEntry(const raft::Entry& entry) {
   if (entry.index <= store_->applied_index()) return;  // applied before a restart
   cairn::internal::Request req;
   if (entry.type != raft::EntryType::kNormal || entry.data.empty() ||
-      !req.ParseFromString(entry.data)) {
+      !ParseRequest(entry.data, &req)) {
     if (entry.type == raft::EntryType::kNormal && !entry.data.empty()) {
       log::Error("skipping an entry that does not parse", {{"index", entry.index}});
+      if (uint64_t id = RecoverRequestId(entry.data); id != 0) {
+        applied_ = entry.index;
+        StoreAppliedIndex(entry.index);
+        Fail(id, Internal("the request could not be decoded when applied"));
+        return;
+      }
     }
     // The empty entry a leader opens its term with: every earlier grant and checkpoint has
     // applied, so leases may start to expire (etcd promotes its lessor at the same point).

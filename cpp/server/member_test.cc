@@ -474,5 +474,26 @@ TEST_F(MemberTest, RaftLogIsCompactedBelowCheckpointsAndRestartReplaysTheRest) {
   EXPECT_EQ(got.header().revision(), revision);
 }
 
+etcdserverpb::TxnRequest NestedPut(int depth, const std::string& key) {
+  etcdserverpb::TxnRequest txn;
+  txn.add_success()->mutable_request_put()->set_key(key);
+  for (int i = 1; i < depth; ++i) {
+    etcdserverpb::TxnRequest outer;
+    *outer.add_success()->mutable_request_txn() = std::move(txn);
+    txn = std::move(outer);
+  }
+  return txn;
+}
+
+TEST_F(MemberTest, DeeplyNestedTxnsApplyOrGetEtcdsError) {
+  // Deeper than protobuf's default recursion limit once wrapped in a raft entry.
+  etcdserverpb::TxnResponse resp;
+  ASSERT_TRUE(Call(&Member::Txn, NestedPut(60, "deep"), &resp).ok());
+  EXPECT_EQ(Get("deep").count(), 1);
+  // Nested txns share --max-txn-ops (128) with their parents, as in etcd.
+  EXPECT_EQ(Call(&Member::Txn, NestedPut(200, "deeper"), &resp),
+            Status(Code::kInvalidArgument, "etcdserver: too many operations in txn request"));
+}
+
 }  // namespace
 }  // namespace cairn::server
