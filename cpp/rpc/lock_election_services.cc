@@ -13,28 +13,6 @@ namespace cairn::rpc {
 
 namespace {
 
-// etcd's interceptor fails any call that carries "hasleader: true" while there is no
-// leader, these services included.
-Status CheckLeader(const grpc::CallbackServerContext* ctx, const server::Member* member) {
-  const auto& md = ctx->client_metadata();
-  auto it = md.find("hasleader");
-  if (it != md.end() && it->second == "true" && member->leader() == 0) return etcd::NoLeader();
-  return Status::Ok();
-}
-
-// A unary call that does not wait: `call(done)` runs unless the leader check fails.
-template <typename Call>
-grpc::ServerUnaryReactor* Serve(grpc::CallbackServerContext* ctx, server::Member* member,
-                                Call call) {
-  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
-  if (Status s = CheckLeader(ctx, member); !s.ok()) {
-    reactor->Finish(ToGrpc(s));
-    return reactor;
-  }
-  call([reactor](Status s) { reactor->Finish(ToGrpc(s)); });
-  return reactor;
-}
-
 // A unary call that may wait (Lock, Campaign): gRPC's cancel reaches the waiting call, which
 // cleans up as etcd's does and then finishes the reactor through its completion.
 class WaitingReactor final : public grpc::ServerUnaryReactor {

@@ -15,27 +15,6 @@ namespace {
 // etcd's allowance on top of --max-request-bytes for gRPC's own framing.
 constexpr int kGrpcOverheadBytes = 512 * 1024;
 
-// A client that sent "hasleader: true" wants to fail fast rather than wait for a leader.
-Status CheckLeader(const grpc::CallbackServerContext* ctx, const server::Member* member) {
-  const auto& md = ctx->client_metadata();
-  auto it = md.find("hasleader");
-  if (it != md.end() && it->second == "true" && member->leader() == 0) return etcd::NoLeader();
-  return Status::Ok();
-}
-
-// Runs `call(done)` unless the leader check fails; `done` finishes the reactor.
-template <typename Call>
-grpc::ServerUnaryReactor* Serve(grpc::CallbackServerContext* ctx, server::Member* member,
-                                Call call) {
-  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
-  if (Status s = CheckLeader(ctx, member); !s.ok()) {
-    reactor->Finish(ToGrpc(s));
-    return reactor;
-  }
-  call([reactor](Status s) { reactor->Finish(ToGrpc(s)); });
-  return reactor;
-}
-
 std::string ListenAddress(const server::Url& url) {
   if (url.scheme == "unix" || url.scheme == "unixs") return "unix:" + url.host;
   if (url.host.find(':') != std::string::npos) {
@@ -45,6 +24,13 @@ std::string ListenAddress(const server::Url& url) {
 }
 
 }  // namespace
+
+Status CheckLeader(const grpc::CallbackServerContext* ctx, const server::Member* member) {
+  const auto& md = ctx->client_metadata();
+  auto it = md.find("hasleader");
+  if (it != md.end() && it->second == "true" && member->leader() == 0) return etcd::NoLeader();
+  return Status::Ok();
+}
 
 grpc::Status ToGrpc(const Status& status) {
   if (status.ok()) return grpc::Status::OK;

@@ -17,6 +17,23 @@ namespace cairn::rpc {
 
 grpc::Status ToGrpc(const Status& status);
 
+// etcd fails any call that carries the metadata "hasleader: true" while there is no leader:
+// such a client wants to fail fast rather than wait for one.
+Status CheckLeader(const grpc::CallbackServerContext* ctx, const server::Member* member);
+
+// A unary call: runs `call(done)` unless the leader check fails; `done` finishes the reactor.
+template <typename Call>
+grpc::ServerUnaryReactor* Serve(grpc::CallbackServerContext* ctx, server::Member* member,
+                                Call call) {
+  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+  if (Status s = CheckLeader(ctx, member); !s.ok()) {
+    reactor->Finish(ToGrpc(s));
+    return reactor;
+  }
+  call([reactor](Status s) { reactor->Finish(ToGrpc(s)); });
+  return reactor;
+}
+
 // Thread safety: the services are called by gRPC from any thread; the member outlives them.
 class KvService final : public etcdserverpb::KV::CallbackService {
  public:

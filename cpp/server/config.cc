@@ -116,6 +116,12 @@ const std::vector<Option>& Options() {
       {"listen-metrics-urls", Kind::kUrls,
        "List of URLs to listen on for the /metrics and /health endpoints.",
        [](Config* c, std::string_view v) { return SetUrls(&c->listen_metrics_urls, v); }},
+      {"experimental-watch-progress-notify-interval", Kind::kString,
+       "Duration of periodic watch progress notifications (default 10m0s).",
+       [](Config* c, std::string_view v) {
+         CAIRN_ASSIGN_OR_RETURN(c->watch_progress_notify_interval_ms, ParseGoDurationMs(v));
+         return Status::Ok();
+       }},
       {"log-level", Kind::kString,
        "Configures log level: debug, info, warn, error, panic, or fatal.",
        [](Config* c, std::string_view v) {
@@ -183,7 +189,6 @@ bool IsEtcdFlagNotSupported(std::string_view name) {
       "experimental-enable-distributed-tracing",
       "experimental-enable-lease-checkpoint",
       "experimental-initial-corrupt-check",
-      "experimental-watch-progress-notify-interval",
       "experimental-warning-apply-duration",
       "force-new-cluster",
       "grpc-keepalive-interval",
@@ -372,6 +377,40 @@ Result<Url> ParseUrl(std::string_view text) {
   return url;
 }
 
+Result<int64_t> ParseGoDurationMs(std::string_view text) {
+  // Milliseconds per unit; the longer of two units sharing a first letter comes first.
+  static const std::pair<std::string_view, double> kUnits[] = {
+      {"ms", 1},    {"ns", 1e-6}, {"us", 1e-3}, {"\xC2\xB5s", 1e-3},
+      {"h", 3.6e6}, {"m", 6e4},   {"s", 1e3}};
+  const std::string original(text);  // Go's message quotes the whole input
+  auto bad = [&original] { return InvalidArgument("time: invalid duration " + Quote(original)); };
+  if (text == "0") return int64_t{0};
+  if (!text.empty() && text[0] == '+') text.remove_prefix(1);
+  if (text.empty() || text[0] == '-') return bad();
+  double total_ms = 0;
+  while (!text.empty()) {
+    size_t digits = 0;
+    while (digits < text.size() &&
+           (std::isdigit(static_cast<unsigned char>(text[digits])) || text[digits] == '.')) {
+      ++digits;
+    }
+    double number = 0;
+    auto [end, ec] = std::from_chars(text.data(), text.data() + digits, number);
+    if (digits == 0 || ec != std::errc() || end != text.data() + digits) return bad();
+    text.remove_prefix(digits);
+    bool matched = false;
+    for (const auto& [unit, factor] : kUnits) {
+      if (text.substr(0, unit.size()) != unit) continue;
+      total_ms += number * factor;
+      text.remove_prefix(unit.size());
+      matched = true;
+      break;
+    }
+    if (!matched) return bad();
+  }
+  return static_cast<int64_t>(total_ms);
+}
+
 Result<std::vector<Url>> ParseUrls(std::string_view text) {
   std::vector<Url> urls;
   size_t start = 0;
@@ -434,6 +473,10 @@ Status Validate(Config* config) {
   }
   if (config->max_request_bytes == 0) return InvalidArgument("--max-request-bytes must be >0");
   if (config->max_txn_ops == 0) return InvalidArgument("--max-txn-ops must be >0");
+  if (config->watch_progress_notify_interval_ms <= 0) {
+    return InvalidArgument("--experimental-watch-progress-notify-interval must be >0 (set to " +
+                           std::to_string(config->watch_progress_notify_interval_ms) + "ms)");
+  }
   if (config->initial_cluster.empty()) {
     for (const Url& url : config->initial_advertise_peer_urls) {
       if (!config->initial_cluster.empty()) config->initial_cluster += ",";

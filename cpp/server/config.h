@@ -24,6 +24,9 @@ struct Url {
 
 // Parses one URL as etcd does: scheme http, https, unix or unixs; host:port; no path.
 Result<Url> ParseUrl(std::string_view text);
+// Parses a Go duration ("500ms", "1m30s", "2h"; units ns, us, µs, ms, s, m, h) into
+// milliseconds, rounded down. Negative durations are refused.
+Result<int64_t> ParseGoDurationMs(std::string_view text);
 // Parses a comma-separated list of URLs; at least one.
 Result<std::vector<Url>> ParseUrls(std::string_view text);
 
@@ -50,6 +53,8 @@ struct Config {
   uint32_t max_txn_ops = 128;
   std::vector<Url> listen_metrics_urls;
   std::string log_level = "info";
+  // etcd's --experimental-watch-progress-notify-interval.
+  int64_t watch_progress_notify_interval_ms = 10 * 60 * 1000;
 
   Config();
 

@@ -97,6 +97,8 @@ TEST(ConfigTest, UnknownFlagsAreRefusedByName) {
   EXPECT_EQ(ErrorOf({"--nmae", "x"}), "unknown flag --nmae (cairnd --help lists the flags)");
   EXPECT_EQ(ErrorOf({"--cert-file", "c.pem"}),
             "--cert-file is an etcd setting that Cairn does not support yet");
+  EXPECT_EQ(ErrorOf({"--experimental-corrupt-check-time=1m"}),
+            "--experimental-corrupt-check-time is an etcd setting that Cairn does not support yet");
   EXPECT_EQ(ErrorOf({"--experimental-foo=1"}),
             "--experimental-foo is an etcd setting that Cairn does not support yet");
   EXPECT_EQ(ErrorOf({"stray"}), "'stray' is not a valid flag");
@@ -234,6 +236,25 @@ TEST(ConfigTest, HelpAndVersionStopBeforeValidation) {
   auto version = Parse({"--version"});
   ASSERT_TRUE(version.ok());
   EXPECT_TRUE(version->show_version);
+}
+
+TEST(ConfigTest, WatchProgressNotifyIntervalTakesGoDurations) {
+  auto r = Parse({"--experimental-watch-progress-notify-interval", "500ms"});
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->config.watch_progress_notify_interval_ms, 500);
+  EXPECT_EQ(Parse({})->config.watch_progress_notify_interval_ms, 600000);  // etcd's 10m
+  EXPECT_EQ(*ParseGoDurationMs("1m30s"), 90000);
+  EXPECT_EQ(*ParseGoDurationMs("1.5h"), 5400000);
+  EXPECT_EQ(*ParseGoDurationMs("2500us"), 2);
+  auto env = Parse({}, {"ETCD_EXPERIMENTAL_WATCH_PROGRESS_NOTIFY_INTERVAL=2s"});
+  ASSERT_TRUE(env.ok()) << env.status().ToString();
+  EXPECT_EQ(env->config.watch_progress_notify_interval_ms, 2000);
+  EXPECT_EQ(ErrorOf({"--experimental-watch-progress-notify-interval=soon"}),
+            "invalid value \"soon\" for flag -experimental-watch-progress-notify-interval: time: "
+            "invalid duration \"soon\"");
+  EXPECT_EQ(ParseGoDurationMs("5x").status().message(), "time: invalid duration \"5x\"");
+  EXPECT_EQ(ErrorOf({"--experimental-watch-progress-notify-interval=0"}),
+            "--experimental-watch-progress-notify-interval must be >0 (set to 0ms)");
 }
 
 }  // namespace

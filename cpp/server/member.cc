@@ -165,6 +165,8 @@ Status Member::Open() {
   watch::HubOptions hub_options;
   // etcd fragments watch responses past --max-request-bytes plus gRPC's overhead.
   hub_options.max_request_bytes = config_.max_request_bytes + 512 * 1024;
+  hub_options.progress_interval =
+      std::chrono::milliseconds(config_.watch_progress_notify_interval_ms);
   CAIRN_ASSIGN_OR_RETURN(hub_, watch::Hub::Start(db_.get(), store_.get(), hub_options));
 
   CAIRN_ASSIGN_OR_RETURN(raft::InitialState initial, log_store_->GetInitialState());
