@@ -12,12 +12,12 @@
 #include "rpc/services.h"
 #include "server/config.h"
 #include "server/member.h"
+#include "server/version.h"
 
 extern char** environ;
 
 namespace {
 
-constexpr const char* kCairnVersion = "0.1.0";
 constexpr int kShutdownGraceMs = 2000;
 
 int Run(int argc, char** argv) {
@@ -35,7 +35,8 @@ int Run(int argc, char** argv) {
     return 0;
   }
   if (parsed->show_version) {
-    std::printf("cairnd Version: %s\netcd API Version: 3.5.35\n", kCairnVersion);
+    std::printf("cairnd Version: %s\netcd API Version: %s\n", cairn::server::kCairnVersion,
+                cairn::server::kEtcdApiVersion);
     return 0;
   }
   const cairn::server::Config& config = parsed->config;

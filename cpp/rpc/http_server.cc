@@ -13,12 +13,11 @@
 
 #include "base/log.h"
 #include "server/ids.h"
+#include "server/version.h"
 
 namespace cairn::rpc {
 
 namespace {
-
-constexpr const char* kCairnVersion = "0.1.0";
 
 std::string Gauge(const std::string& name, const std::string& help, double value,
                   const std::string& type = "gauge") {
@@ -172,8 +171,8 @@ HttpReply HandleHttp(server::Member* member, const std::string& path) {
   if (path == "/health" || path == "/readyz" || path == "/livez") return Health(member);
   if (path == "/version") {
     return {200, "application/json",
-            std::string("{\"etcdserver\":\"3.5.35\",\"etcdcluster\":\"3.5.0\",\"cairn\":\"") +
-                kCairnVersion + "\"}"};
+            std::string("{\"etcdserver\":\"") + server::kEtcdApiVersion + "\",\"etcdcluster\":\"" +
+                server::kEtcdClusterVersion + "\",\"cairn\":\"" + server::kCairnVersion + "\"}"};
   }
   if (path == "/metrics") return Metrics(member);
   return {404, "text/plain", "404 page not found\n"};

@@ -7,6 +7,7 @@
 #include "base/etcd_errors.h"
 #include "base/log.h"
 #include "server/convert.h"
+#include "server/version.h"
 
 namespace cairn::rpc {
 
@@ -148,7 +149,7 @@ class SnapshotReactor final : public grpc::ServerWriteReactor<etcdserverpb::Snap
     if (response_.blob().empty()) return Finish(grpc::Status::OK);
     if (first_) {
       member_->FillHeader(response_.mutable_header());
-      response_.set_version("3.5.0");
+      response_.set_version(server::kEtcdClusterVersion);
       first_ = false;
     }
     response_.set_remaining_bytes(reader_->remaining_bytes());

@@ -12,6 +12,7 @@
 #include "mvcc/check.h"
 #include "server/convert.h"
 #include "server/ids.h"
+#include "server/version.h"
 
 namespace cairn::server {
 
@@ -19,8 +20,6 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-// The etcd API level Cairn implements; clients such as kube-apiserver gate features on it.
-constexpr const char* kEtcdApiVersion = "3.5.35";
 // A ReadIndex round that got no answer (say, the leader changed) is asked again after this.
 constexpr auto kReadIndexRetry = std::chrono::milliseconds(500);
 // The apply thread checkpoints the state tables this often, between entries, so that every
