@@ -210,7 +210,14 @@ class Cluster:
         args = ["member", "add", name, f"--peer-urls={m.peer_url}"]
         if learner:
             args.append("--learner")
-        added = self.etcdctl(*args, names=self.running(exclude=[name]))
+        # etcd refuses reconfiguration until every member has been connected for 5 s (its
+        # strict reconfig check); a cluster just started or healed asks for patience.
+        deadline = time.monotonic() + READY_TIMEOUT_S
+        while True:
+            added = self.etcdctl(*args, names=self.running(exclude=[name]))
+            if "unhealthy cluster" not in added.error or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
         assert added.rc == 0, f"member add failed: {added.stderr}"
         if start:
             self.start_added(name)
