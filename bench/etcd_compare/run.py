@@ -15,9 +15,10 @@ What it does:
      an etcd 3.6 server (go.etcd.io/etcd/server/v3's etcdmain). They go to
      build/bench-tools/. Debian's etcd 3.4 is /usr/bin/etcd (scripts/install-deps.sh).
   2. For every row, in turn for cairnd, etcd 3.6 and etcd 3.4 (alternating, so drift in
-     the machine's load hits all three alike): starts the server on free 127.0.0.1 ports
-     with a fresh data directory and the same etcd flags, waits until it serves, runs the
-     row, reads its peak RSS (VmHWM in /proc/<pid>/status) and stops it with SIGTERM.
+     the machine's load hits all three alike): starts the server (one member, or three as
+     one cluster) on free 127.0.0.1 ports with fresh data directories and the same etcd
+     flags, waits until a put goes through every member, runs the row, reads the peak RSS
+     (VmHWM in /proc/<pid>/status; the sum over the members) and stops it with SIGTERM.
   3. Prints one table: ops/s (higher is better), p50 and p99 latency in ms (lower is
      better), peak RSS in MiB (lower is better), and on each etcd line the ratio
      cairnd/that etcd for every column.
@@ -27,6 +28,9 @@ Rows (key 8 B, value 256 B, as in etcd's own performance docs):
   put-64      put, 64 clients on 8 connections, a new sequential key per request
   range-l-64  range of one key, linearizable (etcd's default), 64 clients on 8 connections
   range-s-64  range of one key, serializable, 64 clients on 8 connections
+  put-64/3m, range-l-64/3m
+              the same as put-64 and range-l-64 on a 3-member cluster of each server (all
+              three on this machine), the 8 connections spread over the three members
 
 Every server fsyncs before acknowledging a write (the default of all three; etcd is never
 given --unsafe-no-fsync). The data directories live under --data-root, which must be a
@@ -85,17 +89,28 @@ class Row:
     clients: int
     conns: int
     args: list[str]  # the benchmark subcommand and its flags, without --total
+    members: int = 1  # members of the cluster under test
 
 
-def rows_for(totals: dict[str, int]) -> list[tuple[Row, int]]:
+def rows_for(totals: dict[str, int], members: list[int]) -> list[tuple[Row, int]]:
     put = ["put", f"--key-size={KEY_SIZE}", f"--val-size={VAL_SIZE}", "--sequential-keys"]
-    rows = [
-        Row("put-1", "put, 1 client", 1, 1, put),
-        Row("put-64", "put, 64 clients", 64, CONNS_64, put),
-        Row("range-l-64", "range linearizable, 64 clients", 64, CONNS_64, ["range", PRIME_KEY, "--consistency=l"]),
-        Row("range-s-64", "range serializable, 64 clients", 64, CONNS_64, ["range", PRIME_KEY, "--consistency=s"]),
-    ]
-    return [(r, totals[r.name]) for r in rows]
+    rows = []
+    if 1 in members:
+        rows += [
+            Row("put-1", "put, 1 client", 1, 1, put),
+            Row("put-64", "put, 64 clients", 64, CONNS_64, put),
+            Row("range-l-64", "range linearizable, 64 clients", 64, CONNS_64, ["range", PRIME_KEY, "--consistency=l"]),
+            Row("range-s-64", "range serializable, 64 clients", 64, CONNS_64, ["range", PRIME_KEY, "--consistency=s"]),
+        ]
+    if 3 in members:
+        # A 3-member cluster of each server on this machine (issue 6): the 64 clients' 8
+        # connections spread over the three members, so followers forward and ReadIndex.
+        rows += [
+            Row("put-64/3m", "3 members: put, 64 clients", 64, CONNS_64, put, members=3),
+            Row("range-l-64/3m", "3 members: range linearizable, 64 clients", 64, CONNS_64,
+                ["range", PRIME_KEY, "--consistency=l"], members=3),
+        ]
+    return [(r, totals[r.name.split("/")[0]]) for r in rows]
 
 
 @dataclass
@@ -167,18 +182,19 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def server_flags(data_dir: str, client_port: int, peer_port: int) -> list[str]:
-    """The same etcd flags for every server: one member, loopback only, defaults otherwise."""
+def server_flags(name: str, data_dir: str, client_port: int, peer_port: int,
+                 initial_cluster: str) -> list[str]:
+    """The same etcd flags for every server: loopback only, defaults otherwise."""
     client = f"http://127.0.0.1:{client_port}"
     peer = f"http://127.0.0.1:{peer_port}"
     return [
-        "--name=bench",
+        f"--name={name}",
         f"--data-dir={data_dir}",
         f"--listen-client-urls={client}",
         f"--advertise-client-urls={client}",
         f"--listen-peer-urls={peer}",
         f"--initial-advertise-peer-urls={peer}",
-        f"--initial-cluster=bench={peer}",
+        f"--initial-cluster={initial_cluster}",
         "--initial-cluster-state=new",
         "--initial-cluster-token=bench",
     ]
@@ -230,41 +246,64 @@ def parse_report(out: str) -> dict:
     return r
 
 
-def measure(server: Server, row: Row, total: int, data_root: str, logs_dir: str) -> Result:
+def free_ports(n: int) -> list[int]:
+    ports: list[int] = []
+    while len(ports) < n:
+        p = free_port()
+        if p not in ports:
+            ports.append(p)
+    return ports
+
+
+def measure(server: Server, row: Row, total: int, data_root: str, logs_dir: str,
+            members: int = 1) -> Result:
+    """Starts `members` members of the server as one cluster (the benchmark's connections
+    then go round-robin to all of them, as etcd's own tool spreads them), runs the row."""
     res = Result(row=row.name, server=server.label)
-    data_dir = tempfile.mkdtemp(prefix=f"{row.name}-{server.label.replace(' ', '')}-", dir=data_root)
-    client_port, peer_port = free_port(), free_port()
-    while peer_port == client_port:
-        peer_port = free_port()
-    endpoint = f"127.0.0.1:{client_port}"
-    argv = [server.binary] + server_flags(os.path.join(data_dir, "data"), client_port, peer_port)
-    log_path = os.path.join(logs_dir, f"{row.name}.{server.label.replace(' ', '-')}.log")
-    with open(log_path, "w") as lf:
-        proc = subprocess.Popen(argv, stdout=lf, stderr=subprocess.STDOUT, start_new_session=True)
+    label = server.label.replace(" ", "")
+    rowfile = row.name.replace("/", "-")
+    data_dir = tempfile.mkdtemp(prefix=f"{rowfile}-{label}-", dir=data_root)
+    ports = free_ports(2 * members)
+    names = ["bench"] if members == 1 else [f"bench{i + 1}" for i in range(members)]
+    clients, peers = ports[:members], ports[members:]
+    initial = ",".join(f"{n}=http://127.0.0.1:{p}" for n, p in zip(names, peers))
+    endpoints = ",".join(f"127.0.0.1:{p}" for p in clients)
+    procs: list[subprocess.Popen] = []
+    log_paths: list[str] = []
+    for name, cport, pport in zip(names, clients, peers):
+        argv = [server.binary] + server_flags(name, os.path.join(data_dir, name), cport, pport, initial)
+        log_path = os.path.join(logs_dir, f"{rowfile}.{server.label.replace(' ', '-')}.{name}.log")
+        with open(log_path, "w") as lf:
+            procs.append(subprocess.Popen(argv, stdout=lf, stderr=subprocess.STDOUT, start_new_session=True))
+        log_paths.append(log_path)
     try:
-        # Ready when a write goes through: also writes the key that the range rows read.
+        # Ready when a write goes through every member: also writes the key the range rows
+        # read, and (with several members) shows that followers forward to the leader.
         value = "v" * VAL_SIZE
         deadline = time.monotonic() + START_TIMEOUT_S
-        while True:
-            if proc.poll() is not None:
-                res.note = f"exited with {proc.returncode} at start"
-                log(f"{server.label} exited at start; log tail:\n{tail(log_path)}")
-                return res
+        pending = list(clients)
+        while pending:
+            for proc, path in zip(procs, log_paths):
+                if proc.poll() is not None:
+                    res.note = f"exited with {proc.returncode} at start"
+                    log(f"{server.label} exited at start; log tail:\n{tail(path)}")
+                    return res
             try:
-                if etcdctl(endpoint, "put", PRIME_KEY, value).returncode == 0:
-                    break
+                if etcdctl(f"127.0.0.1:{pending[0]}", "put", PRIME_KEY, value).returncode == 0:
+                    pending.pop(0)
+                    continue
             except subprocess.TimeoutExpired:
                 pass
             if time.monotonic() > deadline:
                 res.note = "not serving after start timeout"
-                log(f"{server.label} not serving after {START_TIMEOUT_S}s; log tail:\n{tail(log_path)}")
+                log(f"{server.label} not serving after {START_TIMEOUT_S}s; log tail:\n{tail(log_paths[0])}")
                 return res
             time.sleep(0.2)
 
         args = list(row.args)
         if args[0] == "put":
             args.append(f"--key-space-size={total}")  # every put writes a new key
-        cmd = [os.path.join(TOOLS_BIN, "benchmark"), f"--endpoints={endpoint}", f"--conns={row.conns}",
+        cmd = [os.path.join(TOOLS_BIN, "benchmark"), f"--endpoints={endpoints}", f"--conns={row.conns}",
                f"--clients={row.clients}", "--precise", *args, f"--total={total}"]
         res.command = " ".join(cmd)
         log(f"{row.name} on {server.label}: {res.command}")
@@ -282,20 +321,26 @@ def measure(server: Server, row: Row, total: int, data_root: str, logs_dir: str)
         if bench.returncode != 0 or res.ops is None:
             res.note = f"benchmark exit {bench.returncode}"
             log(f"benchmark failed ({bench.returncode}):\n{bench.stdout[-2000:]}\n{bench.stderr[-2000:]}")
-        if proc.poll() is not None:
-            res.note = (res.note + "; " if res.note else "") + f"server exited with {proc.returncode} during run"
-            log(f"{server.label} died during {row.name}; log tail:\n{tail(log_path)}")
+        for proc, path in zip(procs, log_paths):
+            if proc.poll() is not None:
+                res.note = (res.note + "; " if res.note else "") + f"server exited with {proc.returncode} during run"
+                log(f"{server.label} died during {row.name}; log tail:\n{tail(path)}")
     finally:
-        if proc.poll() is None:
-            res.rss_mib = vm_hwm_mib(proc.pid)  # just before stopping: the peak of the whole run
+        # Peak RSS just before stopping: with several members, the sum of their peaks.
+        peaks = [vm_hwm_mib(p.pid) for p in procs if p.poll() is None]
+        if peaks and all(x is not None for x in peaks) and len(peaks) == len(procs):
+            res.rss_mib = sum(peaks)
+        running = [(proc, path) for proc, path in zip(procs, log_paths) if proc.poll() is None]
+        for proc, _ in running:
             proc.send_signal(signal.SIGTERM)
+        for proc, path in running:
             try:
                 proc.wait(timeout=STOP_TIMEOUT_S)
                 if proc.returncode not in (0, -signal.SIGTERM):
                     res.note = (res.note + "; " if res.note else "") + f"exit {proc.returncode} on SIGTERM"
             except subprocess.TimeoutExpired:
                 res.note = (res.note + "; " if res.note else "") + f"still running {STOP_TIMEOUT_S}s after SIGTERM"
-                log(f"{server.label} ignored SIGTERM for {STOP_TIMEOUT_S}s; killing it. Log tail:\n{tail(log_path)}")
+                log(f"{server.label} ignored SIGTERM for {STOP_TIMEOUT_S}s; killing it. Log tail:\n{tail(path)}")
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait()
         shutil.rmtree(data_dir, ignore_errors=True)
@@ -318,7 +363,7 @@ def ratio(a: float | None, b: float | None) -> str:
 def print_table(results: list[Result], rows: list[tuple[Row, int]], servers: list[Server]) -> None:
     by = {(r.row, r.server): r for r in results}
     cairnd = next((s.label for s in servers if s.is_cairnd), None)
-    head = (f"{'row':<38} {'server':<12} {'ops/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'RSS MiB':>8}"
+    head = (f"{'row':<50} {'server':<12} {'ops/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'RSS MiB':>8}"
             f"   {'cairnd/etcd: ops/s':>18} {'p50':>6} {'p99':>6} {'RSS':>6}  note")
     print()
     print("ops/s: higher is better; p50, p99, peak RSS: lower is better.")
@@ -334,7 +379,7 @@ def print_table(results: list[Result], rows: list[tuple[Row, int]], servers: lis
                 continue
             title = f"{row.title} ({total})" if first else ""
             first = False
-            line = (f"{title:<38} {s.label:<12} {fmt(r.ops, '9.0f')} {fmt(r.p50_ms, '8.3f')} "
+            line = (f"{title:<50} {s.label:<12} {fmt(r.ops, '9.0f')} {fmt(r.p50_ms, '8.3f')} "
                     f"{fmt(r.p99_ms, '8.3f')} {fmt(r.rss_mib, '8.1f')}")
             if c is not None and not s.is_cairnd:
                 line += (f"   {ratio(c.ops, r.ops):>18} {ratio(c.p50_ms, r.p50_ms):>6} "
@@ -349,7 +394,7 @@ def print_table(results: list[Result], rows: list[tuple[Row, int]], servers: lis
             print(line + ("  " + "; ".join(notes) if notes else ""))
     if cairnd:
         print()
-        print("Goal (issue 5): cairnd ahead of every etcd by 1.5x or more on throughput.")
+        print("Goal (issues 5 and 6): cairnd ahead of every etcd by 1.5x or more on throughput.")
         for row, _ in rows:
             c = by.get((row.name, cairnd))
             parts, met = [], True
@@ -364,7 +409,7 @@ def print_table(results: list[Result], rows: list[tuple[Row, int]], servers: lis
                 q = c.ops / r.ops
                 met = met and q >= 1.5
                 parts.append(f"vs {s.label}: {q:.2f}x")
-            print(f"  {row.name:<11} {'meets' if met else 'MISSES':<7} " + ", ".join(parts))
+            print(f"  {row.name:<13} {'meets' if met else 'MISSES':<7} " + ", ".join(parts))
 
 
 # ---------------------------------------------------------------------------- main
@@ -389,7 +434,10 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--quick", action="store_true", help="2,000 requests per row instead of 20,000-50,000")
     ap.add_argument("--total", type=int, help="requests per row (overrides --quick and the defaults)")
-    ap.add_argument("--rows", default="", help="comma-separated subset: put-1,put-64,range-l-64,range-s-64")
+    ap.add_argument("--rows", default="", help="comma-separated subset: put-1,put-64,range-l-64,range-s-64,"
+                    "put-64/3m,range-l-64/3m")
+    ap.add_argument("--members", default="1,3", help="cluster sizes: 1 (one member each), 3 (3-member "
+                    "clusters: put-64/3m and range-l-64/3m), or 1,3 (default)")
     ap.add_argument("--servers", default="", help="comma-separated subset: cairnd,etcd3.6,etcd3.4")
     ap.add_argument("--rounds", type=int, default=1, help="repeat the whole alternation; the table shows each")
     ap.add_argument("--no-build", action="store_true", help="use the binaries already in build/")
@@ -400,7 +448,7 @@ def main() -> int:
     totals = dict(QUICK_TOTALS if opts.quick else DEFAULT_TOTALS)
     if opts.total:
         totals = {k: opts.total for k in totals}
-    rows = rows_for(totals)
+    rows = rows_for(totals, [int(m) for m in opts.members.split(",")])
     if opts.rows:
         want = opts.rows.split(",")
         rows = [(r, t) for r, t in rows if r.name in want]
@@ -408,21 +456,24 @@ def main() -> int:
     if not opts.no_build:
         build()
     etcd36 = os.path.join(TOOLS_BIN, "etcd")
-    for b in (CAIRND, etcd36, os.path.join(TOOLS_BIN, "benchmark"), DEBIAN_ETCD):
+    servers = [
+        Server("cairnd", CAIRND, is_cairnd=True),
+        Server("etcd 3.6", etcd36),
+        Server("etcd 3.4", DEBIAN_ETCD),
+    ]
+    if opts.servers:
+        keys = {"cairnd": servers[0], "etcd3.6": servers[1], "etcd3.4": servers[2]}
+        servers = [keys[k] for k in opts.servers.split(",")]
+    for b in [s.binary for s in servers] + [os.path.join(TOOLS_BIN, "benchmark")]:
         if not os.access(b, os.X_OK):
             print(f"missing {b}: build it (drop --no-build) or run scripts/install-deps.sh", file=sys.stderr)
             return 1
     if shutil.which("etcdctl") is None:
         print("missing etcdctl (Debian's etcd-client, from scripts/install-deps.sh)", file=sys.stderr)
         return 1
-    servers = [
-        Server("cairnd", CAIRND, is_cairnd=True),
-        Server(f"etcd {version_of(etcd36)}", etcd36),
-        Server(f"etcd {version_of(DEBIAN_ETCD)}", DEBIAN_ETCD),
-    ]
-    if opts.servers:
-        keys = {"cairnd": servers[0], "etcd3.6": servers[1], "etcd3.4": servers[2]}
-        servers = [keys[k] for k in opts.servers.split(",")]
+    for s in servers:
+        if not s.is_cairnd:
+            s.label = f"etcd {version_of(s.binary)}"
 
     data_root = opts.data_root or os.path.join(ROOT, "build", "etcd_compare")
     os.makedirs(data_root, exist_ok=True)
@@ -443,7 +494,7 @@ def main() -> int:
     for rnd in range(opts.rounds):
         for row, total in rows:
             for s in servers:
-                r = measure(s, row, total, data_root, logs_dir)
+                r = measure(s, row, total, data_root, logs_dir, row.members)
                 if opts.rounds > 1:
                     r.row = f"{row.name}"
                     r.extra["round"] = rnd + 1
