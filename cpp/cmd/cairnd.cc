@@ -1,24 +1,18 @@
 // cairnd: runs one Cairn member, configured as etcd is, until SIGTERM or SIGINT.
 #include <signal.h>
 
-#include <chrono>
 #include <cstdio>
-#include <future>
 #include <string>
 #include <vector>
 
 #include "base/log.h"
-#include "rpc/http_server.h"
-#include "rpc/services.h"
+#include "rpc/node.h"
 #include "server/config.h"
-#include "server/member.h"
 #include "server/version.h"
 
 extern char** environ;
 
 namespace {
-
-constexpr int kShutdownGraceMs = 2000;
 
 int Run(int argc, char** argv) {
   std::vector<std::string> args(argv + 1, argv + argc);
@@ -54,41 +48,17 @@ int Run(int argc, char** argv) {
   sigaddset(&signals, SIGINT);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
-  auto member = cairn::server::Member::Start(config);
-  if (!member.ok()) {
-    cairn::log::Error("cannot start member", {{"error", member.status().message()}});
+  auto node = cairn::rpc::Node::Start(config);
+  if (!node.ok()) {
+    cairn::log::Error("cannot start member", {{"error", node.status().message()}});
     return 1;
-  }
-  auto grpc_server = cairn::rpc::ClientServer::Start(member->get(), config.listen_client_urls);
-  if (!grpc_server.ok()) {
-    cairn::log::Error("cannot serve clients", {{"error", grpc_server.status().message()}});
-    return 1;
-  }
-  std::unique_ptr<cairn::rpc::HttpServer> http;
-  if (!config.listen_metrics_urls.empty()) {
-    auto h = cairn::rpc::HttpServer::Start(member->get(), config.listen_metrics_urls);
-    if (!h.ok()) {
-      cairn::log::Error("cannot serve metrics", {{"error", h.status().message()}});
-      return 1;
-    }
-    http = std::move(*h);
   }
   cairn::log::Info("ready to serve client requests", {{"name", config.name}});
 
   int sig = 0;
   sigwait(&signals, &sig);
   cairn::log::Info("received signal; shutting down", {{"signal", sig == SIGTERM ? "TERM" : "INT"}});
-  if (http) http->Stop();
-  // gRPC's shutdown waits for every call to finish. Calls still waiting on the member after
-  // the grace period are ended by stopping the member, which fails them.
-  auto shutdown =
-      std::async(std::launch::async, [&] { (*grpc_server)->Shutdown(kShutdownGraceMs); });
-  if (shutdown.wait_for(std::chrono::milliseconds(kShutdownGraceMs + 1000)) !=
-      std::future_status::ready) {
-    cairn::log::Warn("calls outlived the shutdown grace period; stopping the member under them");
-  }
-  (*member)->Stop();
-  shutdown.wait();
+  (*node)->Stop();
   return 0;
 }
 
