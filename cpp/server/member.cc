@@ -25,7 +25,6 @@ constexpr auto kReadIndexRetry = std::chrono::milliseconds(500);
 // The apply thread checkpoints the state tables this often, between entries, so that every
 // checkpoint holds whole entries.
 constexpr auto kCheckpointInterval = std::chrono::seconds(30);
-constexpr int kReaderThreads = 2;
 // Entries kept in the raft log below the last checkpointed applied index, so a follower
 // that lags a little catches up from the log rather than a snapshot (etcd's
 // SnapshotCatchUpEntries).
@@ -102,11 +101,18 @@ Result<std::unique_ptr<Member>> Member::Start(const Config& given) {
   std::unique_ptr<Member> member(new Member(config));
   CAIRN_RETURN_IF_ERROR(member->Open());
   Member* m = member.get();
-  m->raft_thread_ = std::thread([m] { m->RaftLoop(); });
-  m->apply_thread_ = std::thread([m] { m->ApplyLoop(); });
-  for (int i = 0; i < kReaderThreads; ++i)
-    m->reader_threads_.emplace_back([m] { m->ReaderLoop(); });
-  m->compactor_thread_ = std::thread([m] { m->CompactorLoop(); });
+  m->raft_thread_ = std::thread([m] {
+    NameThisThread("cairn-raft");
+    m->RaftLoop();
+  });
+  m->apply_thread_ = std::thread([m] {
+    NameThisThread("cairn-apply");
+    m->ApplyLoop();
+  });
+  m->compactor_thread_ = std::thread([m] {
+    NameThisThread("cairn-compact");
+    m->CompactorLoop();
+  });
   log::Info("member started", {{"name", config.name},
                                {"member-id", IdToHex(m->id_)},
                                {"cluster-id", IdToHex(m->cluster_id_)},
@@ -217,6 +223,8 @@ void Member::Stop() {
   }
   apply_cv_.notify_all();
   if (apply_thread_.joinable()) apply_thread_.join();
+  replier_.Stop();
+  checkpointer_.Stop();
   {
     std::lock_guard lock(compact_mu_);
     compact_stop_ = true;
@@ -258,13 +266,7 @@ void Member::Stop() {
   }
   for (auto& w : compact_waiters) w(stopped);
 
-  {
-    std::lock_guard lock(reader_mu_);
-    reader_stop_ = true;
-  }
-  reader_cv_.notify_all();
-  for (auto& t : reader_threads_) t.join();
-  reader_threads_.clear();
+  readers_.Stop();
 
   std::unique_lock close(close_mu_);
   if (db_) {
@@ -778,16 +780,29 @@ void Member::ApplyLoop() {
       apply_queue_.pop_front();
     }
     for (const raft::Entry& e : entries) ApplyEntry(e);
+    // Sending a reply costs about as much as applying its write: another thread sends them,
+    // so that applying the next batch overlaps with it.
+    if (!replies_.empty()) {
+      replier_.Push([replies = std::move(replies_)] {
+        for (const auto& reply : replies) reply();
+      });
+      replies_.clear();
+    }
     ReleaseReads();
-    if (Clock::now() - last_checkpoint_ >= kCheckpointInterval ||
-        applied_.load() - durable_applied_.load() >= config_.snapshot_count) {
-      auto durable = store_->Checkpoint();
-      if (durable.ok()) {
-        durable_applied_ = *durable;
-      } else {
-        log::Error("checkpoint failed", {{"error", durable.status().ToString()}});
-      }
+    if ((Clock::now() - last_checkpoint_ >= kCheckpointInterval ||
+         applied_.load() - durable_applied_.load() >= config_.snapshot_count) &&
+        !checkpoint_running_.exchange(true)) {
       last_checkpoint_ = Clock::now();
+      // A checkpoint writes every dirty page: applying goes on meanwhile.
+      checkpointer_.Push([this] {
+        auto durable = store_->Checkpoint();
+        if (durable.ok()) {
+          durable_applied_ = *durable;
+        } else {
+          log::Error("checkpoint failed", {{"error", durable.status().ToString()}});
+        }
+        checkpoint_running_ = false;
+      });
     }
   }
 }
@@ -976,32 +991,18 @@ void Member::ApplyEntry(const raft::Entry& entry) {
     }
     compact_cv_.notify_one();
   }
-  if (done) done(status, std::move(result));
+  if (done) {
+    replies_.push_back([done = std::move(done), status, result = std::move(result)]() mutable {
+      done(status, std::move(result));
+    });
+  }
 }
 
 // ---------------------------------------------------------------------------------------
 // Readers and compactor
 
 void Member::RunOnReader(std::function<void()> task) {
-  {
-    std::lock_guard lock(reader_mu_);
-    reader_tasks_.push_back(std::move(task));
-  }
-  reader_cv_.notify_one();
-}
-
-void Member::ReaderLoop() {
-  while (true) {
-    std::function<void()> task;
-    {
-      std::unique_lock lock(reader_mu_);
-      reader_cv_.wait(lock, [&] { return reader_stop_ || !reader_tasks_.empty(); });
-      if (reader_tasks_.empty()) return;
-      task = std::move(reader_tasks_.front());
-      reader_tasks_.pop_front();
-    }
-    task();
-  }
+  readers_.Push(std::move(task));
 }
 
 void Member::CompactorLoop() {

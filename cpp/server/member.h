@@ -31,6 +31,7 @@
 #include "raft/raft.h"
 #include "server/config.h"
 #include "server/snapshot.h"
+#include "server/work_queue.h"
 #include "storage/db.h"
 #include "storage/log_store.h"
 #include "watch/hub.h"
@@ -166,7 +167,6 @@ class Member {
 
   // Reader and compactor threads.
   void RunOnReader(std::function<void()> task);
-  void ReaderLoop();
   void CompactorLoop();
 
   const Config config_;
@@ -216,11 +216,11 @@ class Member {
   std::deque<std::vector<raft::Entry>> apply_queue_;  // guarded by apply_mu_
   std::multimap<uint64_t, ReadBatch> reads_waiting_;  // guarded by apply_mu_; by index
 
-  // Reader pool.
-  std::mutex reader_mu_;
-  std::condition_variable reader_cv_;
-  bool reader_stop_ = false;                        // guarded by reader_mu_
-  std::deque<std::function<void()>> reader_tasks_;  // guarded by reader_mu_
+  WorkQueue readers_{"cairn-read", 2};   // linearizable reads, once their read index is applied
+  WorkQueue replier_{"cairn-reply", 1};  // completions of applied writes, in apply order
+  WorkQueue checkpointer_{"cairn-checkpt", 1};  // checkpoints, off the apply thread
+  std::atomic<bool> checkpoint_running_{false};
+  std::vector<std::function<void()>> replies_;  // apply thread only: this batch's completions
 
   // Compactor: removes what applied compactions made unreachable.
   std::mutex compact_mu_;
@@ -233,7 +233,6 @@ class Member {
 
   std::thread raft_thread_;
   std::thread apply_thread_;
-  std::vector<std::thread> reader_threads_;
   std::thread compactor_thread_;
 };
 
