@@ -22,7 +22,20 @@ std::string BoundUrl(const server::Url& url, int port) {
 
 Result<std::unique_ptr<Node>> Node::Start(const server::Config& config) {
   std::unique_ptr<Node> node(new Node());
-  CAIRN_ASSIGN_OR_RETURN(node->member_, server::Member::Start(config));
+  CAIRN_ASSIGN_OR_RETURN(node->member_,
+                         server::Member::Start(config, std::make_unique<PeerTransport>()));
+  auto peer = PeerServer::Start(node->member_.get(), config.listen_peer_urls);
+  if (peer.ok()) {
+    node->peer_ = std::move(*peer);
+  } else if (node->member_->Members().size() > 1) {
+    node->member_->Stop();
+    return Status(peer.status().code(), "cannot serve peers: " + peer.status().message());
+  } else {
+    // A lone member hears from no peer; embedded nodes often leave the peer URL at its
+    // default, which another node may hold.
+    log::Warn("cannot serve peers; a single member runs without",
+              {{"error", peer.status().message()}});
+  }
   auto grpc = ClientServer::Start(node->member_.get(), config.listen_client_urls);
   if (!grpc.ok()) {
     node->member_->Stop();
@@ -55,6 +68,7 @@ void Node::Stop() {
   if (http_) http_->Stop();
   if (!grpc_) {
     if (member_) member_->Stop();
+    if (peer_) peer_->Shutdown();
     return;
   }
   // gRPC's shutdown waits for every call to finish. Calls still waiting on the member after
@@ -66,6 +80,7 @@ void Node::Stop() {
   }
   member_->Stop();
   shutdown.wait();
+  if (peer_) peer_->Shutdown();
 }
 
 Status Node::WaitReady(std::chrono::milliseconds timeout, const std::function<bool()>& cancelled) {

@@ -12,6 +12,7 @@
 
 #include "base/status.h"
 #include "rpc/http_server.h"
+#include "rpc/peer_transport.h"
 #include "rpc/services.h"
 #include "server/config.h"
 #include "server/member.h"
@@ -48,6 +49,7 @@ class Node {
   Node() = default;
 
   std::unique_ptr<server::Member> member_;
+  std::unique_ptr<PeerServer> peer_;
   std::unique_ptr<ClientServer> grpc_;
   std::unique_ptr<HttpServer> http_;
   std::vector<std::string> client_urls_;

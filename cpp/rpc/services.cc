@@ -218,19 +218,20 @@ grpc::ServerUnaryReactor* LeaseService::LeaseTimeToLive(
     grpc::CallbackServerContext* ctx, const etcdserverpb::LeaseTimeToLiveRequest* req,
     etcdserverpb::LeaseTimeToLiveResponse* resp) {
   return Serve(ctx, member_,
-               [&](server::Done done) { done(member_->LeaseTimeToLive(*req, resp)); });
+               [&](server::Done done) { member_->LeaseTimeToLive(*req, resp, done); });
 }
 
 grpc::ServerUnaryReactor* LeaseService::LeaseLeases(grpc::CallbackServerContext* ctx,
                                                     const etcdserverpb::LeaseLeasesRequest*,
                                                     etcdserverpb::LeaseLeasesResponse* resp) {
-  return Serve(ctx, member_, [&](server::Done done) { done(member_->LeaseLeases(resp)); });
+  return Serve(ctx, member_, [&](server::Done done) { member_->LeaseLeases(resp, done); });
 }
 
 namespace {
 
-// One LeaseKeepAlive stream: each request renews a lease and queues its answer; answers are
-// written one at a time, in order. Renewing does no I/O, so it runs in the read callback.
+// One LeaseKeepAlive stream: each request renews a lease (on a follower, through the leader)
+// and queues its answer; the next request is read once it is answered, so answers keep the
+// order of requests and are written one at a time.
 class KeepAliveReactor final
     : public grpc::ServerBidiReactor<etcdserverpb::LeaseKeepAliveRequest,
                                      etcdserverpb::LeaseKeepAliveResponse> {
@@ -244,8 +245,10 @@ class KeepAliveReactor final
       MaybeFinishLocked();
       return;
     }
-    etcdserverpb::LeaseKeepAliveResponse resp;
-    Status s = member_->LeaseKeepAlive(request_, &resp);
+    member_->LeaseKeepAlive(request_, &resp_, [this](Status s) { OnRenewed(s); });
+  }
+
+  void OnRenewed(const Status& s) {
     {
       std::lock_guard lock(mu_);
       if (!s.ok()) {
@@ -254,7 +257,8 @@ class KeepAliveReactor final
         MaybeFinishLocked();
         return;
       }
-      queue_.push_back(std::move(resp));
+      queue_.push_back(std::move(resp_));
+      resp_.Clear();
       if (!writing_) {
         writing_ = true;
         StartWrite(&queue_.front());
@@ -287,6 +291,7 @@ class KeepAliveReactor final
 
   server::Member* member_;
   etcdserverpb::LeaseKeepAliveRequest request_;
+  etcdserverpb::LeaseKeepAliveResponse resp_;  // the renewal under way
   std::mutex mu_;
   std::deque<etcdserverpb::LeaseKeepAliveResponse> queue_;  // guarded by mu_
   bool reading_ = true;                                     // guarded by mu_

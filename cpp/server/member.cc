@@ -1,9 +1,11 @@
 // The member's threads: raft (ticks, proposals, ReadIndex, Ready), apply, readers, compactor.
 #include "server/member.h"
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <random>
+#include <set>
 
 #include <google/protobuf/io/coded_stream.h>
 
@@ -32,6 +34,44 @@ constexpr uint64_t kLogCatchUpEntries = 5000;
 // Bounds on the lease work the leader proposes per tick.
 constexpr size_t kMaxRevokesPerTick = 100;
 constexpr size_t kMaxCheckpointsPerTick = 1000;
+
+// Where a member keeps its identity and the cluster's membership, in the meta table.
+constexpr std::string_view kMembershipKey = "cairn_membership";
+// How long a member waits before announcing itself again when its publish did not apply.
+constexpr auto kPublishRetry = std::chrono::seconds(2);
+
+std::string JoinTexts(std::vector<std::string> texts) {
+  std::sort(texts.begin(), texts.end());
+  std::string out;
+  for (const std::string& t : texts) out += (out.empty() ? "" : ",") + t;
+  return out;
+}
+
+std::vector<std::string> UrlTexts(const std::vector<Url>& urls) {
+  std::vector<std::string> out;
+  for (const Url& u : urls) out.push_back(u.text);
+  return out;
+}
+
+MemberInfo FromRecord(const cairn::internal::MemberRecord& r) {
+  MemberInfo info;
+  info.id = r.id();
+  info.name = r.name();
+  info.peer_urls.assign(r.peer_urls().begin(), r.peer_urls().end());
+  info.client_urls.assign(r.client_urls().begin(), r.client_urls().end());
+  info.is_learner = r.is_learner();
+  return info;
+}
+
+cairn::internal::MemberRecord ToRecord(const MemberInfo& m) {
+  cairn::internal::MemberRecord r;
+  r.set_id(m.id);
+  r.set_name(m.name);
+  for (const std::string& u : m.peer_urls) r.add_peer_urls(u);
+  for (const std::string& u : m.client_urls) r.add_client_urls(u);
+  r.set_is_learner(m.is_learner);
+  return r;
+}
 
 int64_t NowMs() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now().time_since_epoch())
@@ -85,8 +125,9 @@ int64_t DatabaseSize(const std::string& dir) {
 
 }  // namespace
 
-Member::Member(const Config& config)
+Member::Member(const Config& config, std::unique_ptr<Transport> transport)
     : config_(config),
+      transport_(std::move(transport)),
       tick_(config.heartbeat_interval_ms),
       // etcd's request timeout: 5 s plus two election timeouts.
       request_timeout_(5000 + 2 * std::chrono::milliseconds::rep{config.election_timeout_ms}) {}
@@ -95,10 +136,11 @@ Member::~Member() {
   Stop();
 }
 
-Result<std::unique_ptr<Member>> Member::Start(const Config& given) {
+Result<std::unique_ptr<Member>> Member::Start(const Config& given,
+                                              std::unique_ptr<Transport> transport) {
   Config config = given;
   CAIRN_RETURN_IF_ERROR(Validate(&config));
-  std::unique_ptr<Member> member(new Member(config));
+  std::unique_ptr<Member> member(new Member(config, std::move(transport)));
   CAIRN_RETURN_IF_ERROR(member->Open());
   Member* m = member.get();
   m->raft_thread_ = std::thread([m] {
@@ -122,34 +164,6 @@ Result<std::unique_ptr<Member>> Member::Start(const Config& given) {
 }
 
 Status Member::Open() {
-  CAIRN_ASSIGN_OR_RETURN(auto cluster, config_.InitialClusterMembers());
-  std::vector<uint64_t> ids;
-  for (const ClusterMember& cm : cluster) {
-    MemberInfo info;
-    info.id = ComputeMemberId(cm.peer_urls, config_.initial_cluster_token);
-    info.name = cm.name;
-    for (const Url& u : cm.peer_urls) info.peer_urls.push_back(u.text);
-    if (cm.name == config_.name) {
-      id_ = info.id;
-      for (const Url& u : config_.advertise_client_urls) info.client_urls.push_back(u.text);
-    }
-    ids.push_back(info.id);
-    members_.push_back(std::move(info));
-  }
-  if (members_.size() > 1) {
-    return Unimplemented(
-        "a cluster of more than one member is not supported yet: --initial-cluster must name "
-        "only this member");
-  }
-  cluster_id_ = ComputeClusterId(ids);
-  next_request_id_ =
-      (uint64_t{id_ & 0xffff} << 48) |
-      ((static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
-                                  std::chrono::system_clock::now().time_since_epoch())
-                                  .count()) &
-        0xffffffffffULL)
-       << 8);
-
   const std::string dir = config_.EffectiveDataDir();
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
@@ -176,11 +190,35 @@ Status Member::Open() {
 
   CAIRN_ASSIGN_OR_RETURN(raft::InitialState initial, log_store_->GetInitialState());
   CAIRN_ASSIGN_OR_RETURN(uint64_t last_index, log_store_->LastIndex());
-  if (initial.conf_state.voters.empty() && last_index == 0) {
-    raft::ConfState conf;
-    conf.voters = ids;
+  const bool fresh =
+      initial.conf_state.voters.empty() && initial.conf_state.learners.empty() && last_index == 0;
+  raft::ConfState conf;
+  CAIRN_RETURN_IF_ERROR(Bootstrap(&conf, fresh));
+  if (fresh) {
     CAIRN_RETURN_IF_ERROR(log_store_->SetConfState(conf));
     initial.conf_state = conf;
+  }
+  is_learner_ = std::find(initial.conf_state.learners.begin(), initial.conf_state.learners.end(),
+                          id_) != initial.conf_state.learners.end();
+  next_request_id_ =
+      (uint64_t{id_ & 0xffff} << 48) |
+      ((static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                  std::chrono::system_clock::now().time_since_epoch())
+                                  .count()) &
+        0xffffffffffULL)
+       << 8);
+  if (transport_) {
+    CAIRN_RETURN_IF_ERROR(transport_->Start(cluster_id_, id_, this));
+    std::lock_guard lock(members_mu_);
+    for (const MemberInfo& m : members_) {
+      if (m.id != id_) transport_->SetPeer(m.id, m.peer_urls);
+    }
+  } else {
+    std::lock_guard lock(members_mu_);
+    if (members_.size() > 1) {
+      return FailedPrecondition("a member of a cluster of " + std::to_string(members_.size()) +
+                                " needs a peer transport");
+    }
   }
 
   raft::Config rc;
@@ -209,6 +247,135 @@ Status Member::Open() {
   return Status::Ok();
 }
 
+Status Member::Bootstrap(raft::ConfState* conf, bool fresh_log) {
+  CAIRN_ASSIGN_OR_RETURN(auto cluster, config_.InitialClusterMembers());
+  const ClusterMember* self = nullptr;
+  std::vector<uint64_t> ids;
+  std::vector<MemberInfo> initial;
+  for (const ClusterMember& cm : cluster) {
+    MemberInfo info;
+    info.id = ComputeMemberId(cm.peer_urls, config_.initial_cluster_token);
+    info.name = cm.name;
+    info.peer_urls = UrlTexts(cm.peer_urls);
+    if (cm.name == config_.name) {
+      self = &cm;
+      info.client_urls = UrlTexts(config_.advertise_client_urls);
+    }
+    ids.push_back(info.id);
+    initial.push_back(std::move(info));
+  }
+  const uint64_t derived_cluster_id = ComputeClusterId(ids);
+
+  // A data directory that knows its cluster keeps it: --initial-cluster only bootstraps.
+  cairn::internal::Membership saved;
+  bool have_saved = false;
+  {
+    CAIRN_ASSIGN_OR_RETURN(auto session, db_->Acquire());
+    CAIRN_ASSIGN_OR_RETURN(storage::Cursor meta, session->OpenCursor(storage::kMetaTable));
+    CAIRN_ASSIGN_OR_RETURN(bool found, meta.Find(kMembershipKey));
+    if (found) {
+      if (!saved.ParseFromArray(meta.value().data(), static_cast<int>(meta.value().size()))) {
+        return DataLoss("the membership record in " + config_.EffectiveDataDir() +
+                        " does not parse");
+      }
+      have_saved = true;
+    }
+  }
+  if (have_saved) {
+    if (config_.initial_cluster_state == "new" && self != nullptr &&
+        saved.cluster_id() != derived_cluster_id) {
+      return FailedPrecondition(
+          "data dir " + config_.EffectiveDataDir() + " belongs to cluster " +
+          IdToHex(saved.cluster_id()) + ", not to cluster " + IdToHex(derived_cluster_id) +
+          " that --initial-cluster and --initial-cluster-token describe: remove it, or "
+          "give this member a data dir of its own");
+    }
+    id_ = saved.member_id();
+    cluster_id_ = saved.cluster_id();
+    std::lock_guard lock(members_mu_);
+    members_.clear();
+    for (const auto& r : saved.members()) members_.push_back(FromRecord(r));
+    removed_.assign(saved.removed().begin(), saved.removed().end());
+    return Status::Ok();
+  }
+
+  // etcd's wording for these two.
+  if (self == nullptr) {
+    return InvalidArgument("couldn't find local name \"" + config_.name +
+                           "\" in the initial cluster configuration");
+  }
+  const std::string in_cluster = JoinTexts(UrlTexts(self->peer_urls));
+  const std::string advertised = JoinTexts(UrlTexts(config_.initial_advertise_peer_urls));
+  if (in_cluster != advertised) {
+    return InvalidArgument("--initial-cluster has " + config_.name + "=" + in_cluster +
+                           " but missing from --initial-advertise-peer-urls=" + advertised);
+  }
+
+  if (config_.initial_cluster_state == "existing" && fresh_log) {
+    // Join a running cluster that added this member already (MemberAdd): its ids and
+    // membership come from there.
+    if (!transport_) return FailedPrecondition("joining a cluster needs a peer transport");
+    std::vector<std::string> others;
+    for (const MemberInfo& m : initial) {
+      if (m.name != config_.name)
+        others.insert(others.end(), m.peer_urls.begin(), m.peer_urls.end());
+    }
+    if (others.empty()) {
+      return InvalidArgument(
+          "--initial-cluster-state existing: --initial-cluster names no other member to join");
+    }
+    CAIRN_ASSIGN_OR_RETURN(RemoteCluster remote, transport_->FetchCluster(others));
+    std::vector<MemberInfo> members;
+    for (const auto& r : remote.members) {
+      MemberInfo m = FromRecord(r);
+      if (JoinTexts(m.peer_urls) == in_cluster) {
+        id_ = m.id;
+        m.name = config_.name;
+        m.client_urls = UrlTexts(config_.advertise_client_urls);
+      }
+      (m.is_learner ? conf->learners : conf->voters).push_back(m.id);
+      members.push_back(std::move(m));
+    }
+    if (id_ == 0) {
+      return InvalidArgument("error validating peerURLs " + in_cluster +
+                             ": no member of the running cluster has them (add this member "
+                             "with MemberAdd first)");
+    }
+    std::sort(conf->voters.begin(), conf->voters.end());
+    std::sort(conf->learners.begin(), conf->learners.end());
+    cluster_id_ = remote.cluster_id;
+    std::lock_guard lock(members_mu_);
+    members_ = std::move(members);
+  } else {
+    id_ = ComputeMemberId(self->peer_urls, config_.initial_cluster_token);
+    cluster_id_ = derived_cluster_id;
+    conf->voters = ids;
+    std::sort(conf->voters.begin(), conf->voters.end());
+    std::lock_guard lock(members_mu_);
+    members_ = std::move(initial);
+  }
+  CAIRN_RETURN_IF_ERROR(SaveMembership());
+  // The meta table is made durable by checkpoints: the identity must not be lost.
+  return db_->Checkpoint();
+}
+
+Status Member::SaveMembership() {
+  cairn::internal::Membership m;
+  m.set_cluster_id(cluster_id_);
+  m.set_member_id(id_);
+  {
+    std::lock_guard lock(members_mu_);
+    for (const MemberInfo& info : members_) *m.add_members() = ToRecord(info);
+    for (uint64_t id : removed_) m.add_removed(id);
+  }
+  const std::string bytes = m.SerializeAsString();
+  CAIRN_ASSIGN_OR_RETURN(auto session, db_->Acquire());
+  CAIRN_ASSIGN_OR_RETURN(storage::Transaction txn, storage::Transaction::Begin(session.get()));
+  CAIRN_ASSIGN_OR_RETURN(storage::Cursor meta, session->OpenCursor(storage::kMetaTable));
+  CAIRN_RETURN_IF_ERROR(meta.Put(kMembershipKey, bytes));
+  return txn.Commit();
+}
+
 void Member::Stop() {
   if (stopped_.exchange(true)) return;
   {
@@ -217,6 +384,8 @@ void Member::Stop() {
   }
   raft_cv_.notify_all();
   if (raft_thread_.joinable()) raft_thread_.join();
+  // Nothing sends any more; the transport's threads stop reporting to this member.
+  if (transport_) transport_->Stop();
   {
     std::lock_guard lock(apply_mu_);
     apply_stop_ = true;
@@ -299,6 +468,7 @@ void Member::FillHeader(etcdserverpb::ResponseHeader* header) const {
 
 void Member::Propose(cairn::internal::Request req, Completion done) {
   if (stopped_) return done(etcd::Stopped(), {});
+  if (Status s = CheckNotLearner(); !s.ok()) return done(s, {});
   const uint64_t id = next_request_id_.fetch_add(1);
   req.set_id(id);
   std::string data = req.SerializeAsString();
@@ -310,12 +480,38 @@ void Member::Propose(cairn::internal::Request req, Completion done) {
   {
     std::lock_guard lock(raft_mu_);
     if (!raft_stop_) {
-      proposals_.push_back({std::move(data), id, Clock::now() + request_timeout_});
+      proposals_.push_back({std::move(data), id, Clock::now() + request_timeout_, std::nullopt});
       raft_cv_.notify_one();
       return;
     }
   }
   // Stopping: the raft thread will not take it. (Stop may have failed it already.)
+  Fail(id, etcd::Stopped());
+}
+
+void Member::ProposeConfChange(raft::ConfChangeType type,
+                               const cairn::internal::MemberRecord& member, Done done) {
+  if (stopped_) return done(etcd::Stopped());
+  const uint64_t id = next_request_id_.fetch_add(1);
+  cairn::internal::ConfChangeContext ctx;
+  ctx.set_id(id);
+  *ctx.mutable_member() = member;
+  raft::ConfChange cc;
+  cc.type = type;
+  cc.node_id = member.id();
+  cc.context = ctx.SerializeAsString();
+  {
+    std::lock_guard lock(wait_mu_);
+    waiters_.emplace(id, [done = std::move(done)](Status s, ApplyResult) { done(s); });
+  }
+  {
+    std::lock_guard lock(raft_mu_);
+    if (!raft_stop_) {
+      proposals_.push_back({std::string(), id, Clock::now() + request_timeout_, std::move(cc)});
+      raft_cv_.notify_one();
+      return;
+    }
+  }
   Fail(id, etcd::Stopped());
 }
 
@@ -364,6 +560,7 @@ void Member::Range(const etcdserverpb::RangeRequest& req, etcdserverpb::RangeRes
     return done(InvalidArgument("etcdserver: invalid sort option"));
   }
   if (req.serializable()) return done(ReadRange(req, resp));
+  if (Status s = CheckNotLearner(); !s.ok()) return done(s);
   LinearizableRead([this, &req, resp, done = std::move(done)](Status s) {
     if (!s.ok()) return done(s);
     done(ReadRange(req, resp));
@@ -467,6 +664,32 @@ void Member::LeaseRevoke(const etcdserverpb::LeaseRevokeRequest& req,
   });
 }
 
+void Member::LeaseTimeToLive(const etcdserverpb::LeaseTimeToLiveRequest& req,
+                             etcdserverpb::LeaseTimeToLiveResponse* resp, Done done) {
+  if (Status s = CheckNotLearner(); !s.ok()) return done(s);
+  const uint64_t lead = leader_.load();
+  if (!transport_ || lead == id_) return done(LeaseTimeToLive(req, resp));
+  if (lead == 0) return done(etcd::NoLeader());
+  transport_->LeaseTimeToLive(lead, req, resp, std::move(done));
+}
+
+void Member::LeaseLeases(etcdserverpb::LeaseLeasesResponse* resp, Done done) {
+  if (Status s = CheckNotLearner(); !s.ok()) return done(s);
+  const uint64_t lead = leader_.load();
+  if (!transport_ || lead == id_) return done(LeaseLeases(resp));
+  if (lead == 0) return done(etcd::NoLeader());
+  transport_->LeaseLeases(lead, resp, std::move(done));
+}
+
+void Member::LeaseKeepAlive(const etcdserverpb::LeaseKeepAliveRequest& req,
+                            etcdserverpb::LeaseKeepAliveResponse* resp, Done done) {
+  if (Status s = CheckNotLearner(); !s.ok()) return done(s);
+  const uint64_t lead = leader_.load();
+  if (!transport_ || lead == id_) return done(LeaseKeepAlive(req, resp));
+  if (lead == 0) return done(etcd::NoLeader());
+  transport_->LeaseKeepAlive(lead, req, resp, std::move(done));
+}
+
 Status Member::LeaseTimeToLive(const etcdserverpb::LeaseTimeToLiveRequest& req,
                                etcdserverpb::LeaseTimeToLiveResponse* resp) {
   std::shared_lock lock(close_mu_);
@@ -527,7 +750,7 @@ void Member::ProposeInternal(cairn::internal::Request req) {
   std::string data = req.SerializeAsString();
   std::lock_guard lock(raft_mu_);
   if (raft_stop_) return;
-  proposals_.push_back({std::move(data), req.id(), Clock::now() + request_timeout_});
+  proposals_.push_back({std::move(data), req.id(), Clock::now() + request_timeout_, std::nullopt});
   raft_cv_.notify_one();
 }
 
@@ -568,12 +791,13 @@ Status Member::GetStatus(etcdserverpb::StatusResponse* resp) {
   resp->set_raftindex(applied_.load());
   resp->set_raftterm(term_.load());
   resp->set_raftappliedindex(applied_.load());
-  resp->set_islearner(false);
+  resp->set_islearner(is_learner_.load());
   resp->set_dbsizequota(config_.EffectiveQuotaBackendBytes());
   return Status::Ok();
 }
 
 Status Member::HashKV(const etcdserverpb::HashKVRequest& req, etcdserverpb::HashKVResponse* resp) {
+  CAIRN_RETURN_IF_ERROR(CheckNotLearner());
   std::shared_lock lock(close_mu_);
   if (!store_) return etcd::Stopped();
   CAIRN_ASSIGN_OR_RETURN(mvcc::HashResult h, store_->HashKV(req.revision()));
@@ -585,6 +809,7 @@ Status Member::HashKV(const etcdserverpb::HashKVRequest& req, etcdserverpb::Hash
 }
 
 Status Member::Hash(etcdserverpb::HashResponse* resp) {
+  CAIRN_RETURN_IF_ERROR(CheckNotLearner());
   std::shared_lock lock(close_mu_);
   if (!store_) return etcd::Stopped();
   CAIRN_ASSIGN_OR_RETURN(mvcc::HashResult h, store_->Hash());
@@ -594,10 +819,24 @@ Status Member::Hash(etcdserverpb::HashResponse* resp) {
 }
 
 std::vector<MemberInfo> Member::Members() const {
+  std::lock_guard lock(members_mu_);
   return members_;
 }
 
+RemoteCluster Member::ClusterView() const {
+  RemoteCluster view;
+  view.cluster_id = cluster_id_;
+  std::lock_guard lock(members_mu_);
+  for (const MemberInfo& m : members_) view.members.push_back(ToRecord(m));
+  return view;
+}
+
+Status Member::CheckNotLearner() const {
+  return is_learner_.load() ? etcd::NotSupportedForLearner() : Status::Ok();
+}
+
 Status Member::Defragment() {
+  CAIRN_RETURN_IF_ERROR(CheckNotLearner());
   std::shared_lock lock(close_mu_);
   if (!db_) return etcd::Stopped();
   return db_->Defragment();
@@ -617,13 +856,30 @@ void Member::RaftLoop() {
   while (true) {
     std::vector<Proposal> proposals;
     std::vector<std::function<void(Status)>> reads;
+    std::vector<raft::Message> incoming;
+    std::vector<uint64_t> unreachable;
+    std::vector<std::pair<uint64_t, bool>> snapshot_reports;
     {
       std::unique_lock lock(raft_mu_);
-      raft_cv_.wait_until(lock, next_tick,
-                          [&] { return raft_stop_ || !proposals_.empty() || !reads_.empty(); });
+      raft_cv_.wait_until(lock, next_tick, [&] {
+        return raft_stop_ || !proposals_.empty() || !reads_.empty() || !incoming_.empty() ||
+               !unreachable_.empty() || !snapshot_reports_.empty();
+      });
       if (raft_stop_) break;
       proposals.swap(proposals_);
       reads.swap(reads_);
+      incoming.swap(incoming_);
+      unreachable.swap(unreachable_);
+      snapshot_reports.swap(snapshot_reports_);
+    }
+    for (raft::Message& m : incoming) {
+      Status s = node_->Step(std::move(m));
+      if (!s.ok()) log::Debug("raft refused a message", {{"error", s.ToString()}});
+    }
+    for (uint64_t id : unreachable) node_->ReportUnreachable(id);
+    for (const auto& [id, ok] : snapshot_reports) {
+      node_->ReportSnapshot(id,
+                            ok ? raft::SnapshotStatus::kFinish : raft::SnapshotStatus::kFailure);
     }
     const auto now = Clock::now();
     if (now >= next_tick) {
@@ -637,7 +893,8 @@ void Member::RaftLoop() {
     while (!waiting_for_leader_.empty() && leader_.load() != 0) {
       Proposal p = std::move(waiting_for_leader_.front());
       waiting_for_leader_.pop_front();
-      Status s = node_->Propose(std::move(p.data));
+      Status s = p.conf_change ? node_->ProposeConfChange(*p.conf_change)
+                               : node_->Propose(std::move(p.data));
       if (!s.ok()) Fail(p.id, etcd::LeaderChanged());
     }
     while (!waiting_for_leader_.empty() && waiting_for_leader_.front().deadline <= now) {
@@ -651,10 +908,72 @@ void Member::RaftLoop() {
       node_->ReadIndex(EncodeReadContext(seq));
     }
     RetryReads(now);
+    MaybePublish(now);
 
     while (node_->HasReady()) HandleReady(node_->GetReady());
     MaybeCompactLog();
   }
+}
+
+void Member::SendMessages(std::vector<raft::Message> messages) {
+  if (messages.empty() || !transport_) return;
+  std::vector<raft::Message> plain;
+  plain.reserve(messages.size());
+  for (raft::Message& m : messages) {
+    if (m.type == raft::MessageType::kSnapshot) {
+      SendSnapshotMessage(std::move(m));
+    } else {
+      plain.push_back(std::move(m));
+    }
+  }
+  if (!plain.empty()) transport_->Send(std::move(plain));
+}
+
+void Member::SendSnapshotMessage(raft::Message message) {
+  // Not yet: snapshots to followers come with the snapshot transfer.
+  ReportSnapshot(message.to, false);
+}
+
+void Member::MaybePublish(Clock::time_point now) {
+  if (published_.load() || leader_.load() == 0 || now < next_publish_) return;
+  next_publish_ = now + kPublishRetry;
+  cairn::internal::Request ir;
+  auto* rec = ir.mutable_publish();
+  rec->set_id(id_);
+  rec->set_name(config_.name);
+  for (const Url& u : config_.advertise_client_urls) rec->add_client_urls(u.text);
+  ProposeInternal(std::move(ir));
+}
+
+void Member::Step(raft::Message message) {
+  {
+    std::lock_guard lock(raft_mu_);
+    if (raft_stop_) return;
+    incoming_.push_back(std::move(message));
+  }
+  raft_cv_.notify_one();
+}
+
+Result<std::unique_ptr<SnapshotSink>> Member::ReceiveSnapshot(raft::Message, uint64_t) {
+  return Unimplemented("this member does not install snapshots yet");
+}
+
+void Member::ReportUnreachable(uint64_t id) {
+  {
+    std::lock_guard lock(raft_mu_);
+    if (raft_stop_) return;
+    unreachable_.push_back(id);
+  }
+  raft_cv_.notify_one();
+}
+
+void Member::ReportSnapshot(uint64_t id, bool ok) {
+  {
+    std::lock_guard lock(raft_mu_);
+    if (raft_stop_) return;
+    snapshot_reports_.emplace_back(id, ok);
+  }
+  raft_cv_.notify_one();
 }
 
 void Member::MaybeCompactLog() {
@@ -667,7 +986,16 @@ void Member::MaybeCompactLog() {
   const uint64_t target = durable - tail;
   auto first = log_store_->FirstIndex();
   if (!first.ok() || target < *first || target - *first < config_.snapshot_count) return;
-  Status s = log_store_->Compact(target);
+  // Raft sends a follower that needs entries below the log's start a snapshot, and needs
+  // this record to know where one begins; the data travels separately (SendSnapshotMessage).
+  auto initial = log_store_->GetInitialState();
+  if (!initial.ok()) return;
+  Status s = log_store_->CreateSnapshot(target, initial->conf_state, "");
+  if (!s.ok() && !raft::IsSnapshotOutOfDate(s)) {
+    log::Error("cannot record a raft snapshot", {{"error", s.ToString()}});
+    return;
+  }
+  s = log_store_->Compact(target);
   if (!s.ok()) {
     log::Error("cannot compact the raft log", {{"error", s.ToString()}});
     return;
@@ -701,7 +1029,8 @@ void Member::HandleReady(raft::Ready rd) {
                  {"role", std::string(raft::StateRoleName(rd.soft_state->role))}});
     }
   }
-  // No peers yet: a single member sends nothing to anyone.
+  // A leader's appends may go out before its own write (see raft.h).
+  SendMessages(std::move(rd.messages));
   if (rd.hard_state || !rd.entries.empty()) {
     Status s = log_store_->Save(rd.hard_state, rd.entries, rd.must_sync);
     if (!s.ok()) {
@@ -711,6 +1040,7 @@ void Member::HandleReady(raft::Ready rd) {
     }
     if (rd.hard_state) term_ = rd.hard_state->term;
   }
+  SendMessages(std::move(rd.messages_after_persist));
   for (const raft::Entry& e : rd.committed_entries) {
     if (e.type != raft::EntryType::kConfChange) continue;
     auto change = raft::DecodeConfChange(e.data);
@@ -719,6 +1049,17 @@ void Member::HandleReady(raft::Ready rd) {
     if (conf.ok()) {
       Status s = log_store_->SetConfState(*conf);
       if (!s.ok()) log::Error("cannot save membership", {{"error", s.ToString()}});
+      is_learner_ =
+          std::find(conf->learners.begin(), conf->learners.end(), id_) != conf->learners.end();
+      cairn::internal::ConfChangeContext ctx;
+      if (transport_ && change->node_id != id_ && ctx.ParseFromString(change->context)) {
+        if (change->type == raft::ConfChangeType::kRemoveNode) {
+          transport_->RemovePeer(change->node_id);
+        } else if (ctx.member().peer_urls_size() > 0) {
+          transport_->SetPeer(change->node_id,
+                              {ctx.member().peer_urls().begin(), ctx.member().peer_urls().end()});
+        }
+      }
     }
   }
   if (!rd.committed_entries.empty()) {
@@ -807,6 +1148,74 @@ void Member::ApplyLoop() {
   }
 }
 
+void Member::ApplyConfChangeEntry(const raft::Entry& entry) {
+  // Raft's own membership changed on the raft thread (HandleReady); here the cluster's
+  // record of its members follows, in log order.
+  auto change = raft::DecodeConfChange(entry.data);
+  cairn::internal::ConfChangeContext ctx;
+  if (change.ok() && ctx.ParseFromString(change->context)) {
+    {
+      std::lock_guard lock(members_mu_);
+      auto it = std::find_if(members_.begin(), members_.end(),
+                             [&](const MemberInfo& m) { return m.id == change->node_id; });
+      switch (change->type) {
+        case raft::ConfChangeType::kRemoveNode:
+          if (it != members_.end()) members_.erase(it);
+          if (std::find(removed_.begin(), removed_.end(), change->node_id) == removed_.end()) {
+            removed_.push_back(change->node_id);
+          }
+          break;
+        case raft::ConfChangeType::kAddVoter:
+        case raft::ConfChangeType::kAddLearner:
+        case raft::ConfChangeType::kUpdateNode: {
+          MemberInfo info = FromRecord(ctx.member());
+          info.id = change->node_id;
+          if (it == members_.end()) {
+            info.is_learner = change->type == raft::ConfChangeType::kAddLearner;
+            members_.push_back(std::move(info));
+          } else {
+            if (change->type != raft::ConfChangeType::kUpdateNode) {
+              it->is_learner = change->type == raft::ConfChangeType::kAddLearner;
+            }
+            if (!info.peer_urls.empty()) it->peer_urls = std::move(info.peer_urls);
+          }
+          break;
+        }
+      }
+    }
+    Status s = SaveMembership();
+    if (!s.ok()) log::Error("cannot save membership", {{"error", s.ToString()}});
+  }
+  StoreAppliedIndex(entry.index);
+  applied_ = entry.index;
+  if (ctx.id() != 0) {
+    Completion done;
+    {
+      std::lock_guard lock(wait_mu_);
+      auto it = waiters_.find(ctx.id());
+      if (it != waiters_.end()) {
+        done = std::move(it->second);
+        waiters_.erase(it);
+      }
+    }
+    if (done) done(Status::Ok(), {});
+  }
+}
+
+void Member::ApplyPublish(const cairn::internal::MemberRecord& record) {
+  {
+    std::lock_guard lock(members_mu_);
+    for (MemberInfo& m : members_) {
+      if (m.id != record.id()) continue;
+      m.name = record.name();
+      m.client_urls.assign(record.client_urls().begin(), record.client_urls().end());
+    }
+  }
+  Status s = SaveMembership();
+  if (!s.ok()) log::Error("cannot save membership", {{"error", s.ToString()}});
+  if (record.id() == id_) published_ = true;
+}
+
 void Member::StoreAppliedIndex(uint64_t index) {
   Status s = store_->SetAppliedIndex(index);
   if (!s.ok()) log::Error("cannot store applied index", {{"error", s.ToString()}});
@@ -861,6 +1270,7 @@ Status Member::ApplyLeaseRevoke(int64_t id, uint64_t index, std::vector<mvcc::Ev
 
 void Member::ApplyEntry(const raft::Entry& entry) {
   if (entry.index <= store_->applied_index()) return;  // applied before a restart
+  if (entry.type == raft::EntryType::kConfChange) return ApplyConfChangeEntry(entry);
   cairn::internal::Request req;
   if (entry.type != raft::EntryType::kNormal || entry.data.empty() ||
       !ParseRequest(entry.data, &req)) {
@@ -952,6 +1362,10 @@ void Member::ApplyEntry(const raft::Entry& entry) {
         Status s = lessor_->ApplyCheckpoint(cp.id(), cp.remaining_ttl(), NowMs());
         if (!s.ok()) log::Error("cannot apply lease checkpoint", {{"error", s.ToString()}});
       }
+      StoreAppliedIndex(entry.index);
+      break;
+    case cairn::internal::Request::kPublish:
+      ApplyPublish(req.publish());
       StoreAppliedIndex(entry.index);
       break;
     default:

@@ -17,6 +17,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <shared_mutex>
 #include <string>
 #include <thread>
@@ -31,6 +32,7 @@
 #include "raft/raft.h"
 #include "server/config.h"
 #include "server/snapshot.h"
+#include "server/transport.h"
 #include "server/work_queue.h"
 #include "storage/db.h"
 #include "storage/log_store.h"
@@ -51,12 +53,15 @@ struct MemberInfo {
 
 // Thread safety: every public method may be called from any thread once Start returned.
 // Completions (Done) run on the member's own threads: they must not block.
-class Member {
+class Member final : public TransportEvents, public PeerHandler {
  public:
-  // Validates `config` (as Validate does) and starts the member on it.
-  static Result<std::unique_ptr<Member>> Start(const Config& config);
+  // Validates `config` (as Validate does) and starts the member on it. A member of a
+  // cluster of more than one needs `transport` to reach its peers; it owns it and stops it
+  // in Stop.
+  static Result<std::unique_ptr<Member>> Start(const Config& config,
+                                               std::unique_ptr<Transport> transport = nullptr);
   // Stops as Stop() does.
-  ~Member();
+  ~Member() override;
   Member(const Member&) = delete;
   Member& operator=(const Member&) = delete;
 
@@ -78,23 +83,39 @@ class Member {
                   etcdserverpb::LeaseGrantResponse* resp, Done done);
   void LeaseRevoke(const etcdserverpb::LeaseRevokeRequest& req,
                    etcdserverpb::LeaseRevokeResponse* resp, Done done);
-  // A missing lease answers TTL -1, as etcd does.
+  // A follower forwards these three to the leader, as etcd does; the leader answers
+  // locally (the synchronous forms below).
+  void LeaseTimeToLive(const etcdserverpb::LeaseTimeToLiveRequest& req,
+                       etcdserverpb::LeaseTimeToLiveResponse* resp, Done done);
+  void LeaseLeases(etcdserverpb::LeaseLeasesResponse* resp, Done done);
+  void LeaseKeepAlive(const etcdserverpb::LeaseKeepAliveRequest& req,
+                      etcdserverpb::LeaseKeepAliveResponse* resp, Done done);
+  // Answered by this member (the peer service calls these on the leader). A missing lease
+  // answers TTL -1, as etcd does.
   Status LeaseTimeToLive(const etcdserverpb::LeaseTimeToLiveRequest& req,
-                         etcdserverpb::LeaseTimeToLiveResponse* resp);
-  Status LeaseLeases(etcdserverpb::LeaseLeasesResponse* resp);
+                         etcdserverpb::LeaseTimeToLiveResponse* resp) override;
+  Status LeaseLeases(etcdserverpb::LeaseLeasesResponse* resp) override;
   // One keepalive: a missing (or just expired) lease answers TTL 0, as etcd does.
   Status LeaseKeepAlive(const etcdserverpb::LeaseKeepAliveRequest& req,
-                        etcdserverpb::LeaseKeepAliveResponse* resp);
+                        etcdserverpb::LeaseKeepAliveResponse* resp) override;
 
   // Watch: a stream per Watch RPC; `wake` runs when the stream has responses to pop (see
   // watch::WakeFn). Null once stopped. Every stream must be destroyed before Stop.
   std::unique_ptr<watch::Stream> OpenWatchStream(watch::WakeFn wake);
+
+  // Membership: proposes a single-step change whose entry carries `member` (its id is the
+  // node's); `done` runs once every member's record of the cluster applied it. Raft refuses
+  // a second change while one is pending ("etcdserver: leader changed" then).
+  void ProposeConfChange(raft::ConfChangeType type, const cairn::internal::MemberRecord& member,
+                         Done done);
 
   // Maintenance and cluster (answered locally).
   Status GetStatus(etcdserverpb::StatusResponse* resp);
   Status HashKV(const etcdserverpb::HashKVRequest& req, etcdserverpb::HashKVResponse* resp);
   Status Hash(etcdserverpb::HashResponse* resp);
   std::vector<MemberInfo> Members() const;
+  // The membership as the peer service hands it to a member that joins.
+  RemoteCluster ClusterView() const override;
   // Returns free space in the database files to the file system, online.
   Status Defragment();
   // A consistent snapshot of the database (see server/snapshot.h). The member must outlive
@@ -104,8 +125,20 @@ class Member {
   // The header every response carries, at the store's current revision.
   void FillHeader(etcdserverpb::ResponseHeader* header) const;
 
+  // Peers: a raft message received from another member of this cluster. Never blocks.
+  void Step(raft::Message message) override;
+  Result<std::unique_ptr<SnapshotSink>> ReceiveSnapshot(raft::Message message,
+                                                        uint64_t total_bytes) override;
+  // TransportEvents.
+  void ReportUnreachable(uint64_t id) override;
+  void ReportSnapshot(uint64_t id, bool ok) override;
+  // "etcdserver: rpc not supported for learner" on a learner: it serves only serializable
+  // ranges and Status, as in etcd.
+  Status CheckNotLearner() const;
+  bool is_learner() const { return is_learner_.load(); }
+
   uint64_t id() const { return id_; }
-  uint64_t cluster_id() const { return cluster_id_; }
+  uint64_t cluster_id() const override { return cluster_id_; }
   uint64_t leader() const { return leader_.load(); }
   uint64_t term() const { return term_.load(); }
   uint64_t applied_index() const { return applied_.load(); }
@@ -127,6 +160,7 @@ class Member {
     std::string data;
     uint64_t id = 0;
     std::chrono::steady_clock::time_point deadline;
+    std::optional<raft::ConfChange> conf_change;  // set: a membership change, not data
   };
   struct ReadBatch {
     std::vector<std::function<void(Status)>> reads;  // run once the read index is applied
@@ -134,8 +168,13 @@ class Member {
     std::chrono::steady_clock::time_point deadline;
   };
 
-  explicit Member(const Config& config);
+  Member(const Config& config, std::unique_ptr<Transport> transport);
   Status Open();
+  // Decides id, cluster id and membership: from the data directory when it has them,
+  // else from --initial-cluster (and, to join, from the running cluster).
+  Status Bootstrap(raft::ConfState* conf, bool fresh_log);
+  Status SaveMembership();
+  void SetMembersLocked(std::vector<MemberInfo> members);
 
   // Client-side helpers.
   void Propose(cairn::internal::Request req, Completion done);
@@ -152,6 +191,9 @@ class Member {
   // On the leader: proposes revokes of expired leases and due checkpoints.
   void ProposeLeaseHousekeeping();
   void ProposeInternal(cairn::internal::Request req);
+  void SendMessages(std::vector<raft::Message> messages);
+  void SendSnapshotMessage(raft::Message message);
+  void MaybePublish(std::chrono::steady_clock::time_point now);
 
   // Apply thread.
   void ApplyLoop();
@@ -160,6 +202,8 @@ class Member {
   void UpdateLeaseAttachments(const std::vector<mvcc::Event>& events);
   // Whether every lease the puts of `req` name exists (etcd checks before applying).
   bool LeasesExist(const etcdserverpb::TxnRequest& req) const;
+  void ApplyConfChangeEntry(const raft::Entry& entry);
+  void ApplyPublish(const cairn::internal::MemberRecord& record);
   Status ApplyLeaseRevoke(int64_t id, uint64_t index, std::vector<mvcc::Event>* events);
   void StoreAppliedIndex(uint64_t index);
   void OnReadIndex(uint64_t index, ReadBatch batch);
@@ -170,9 +214,15 @@ class Member {
   void CompactorLoop();
 
   const Config config_;
+  std::unique_ptr<Transport> transport_;  // null: no peers (a single member in tests)
   uint64_t id_ = 0;
   uint64_t cluster_id_ = 0;
-  std::vector<MemberInfo> members_;
+  mutable std::mutex members_mu_;
+  std::vector<MemberInfo> members_;  // guarded by members_mu_
+  std::vector<uint64_t> removed_;    // guarded by members_mu_
+  std::atomic<bool> is_learner_{false};
+  std::atomic<bool> published_{false};
+  std::chrono::steady_clock::time_point next_publish_;  // raft thread only
   std::chrono::milliseconds tick_;
   std::chrono::milliseconds request_timeout_;
 
@@ -197,9 +247,12 @@ class Member {
   // Inbox of the raft thread.
   std::mutex raft_mu_;
   std::condition_variable raft_cv_;
-  bool raft_stop_ = false;                          // guarded by raft_mu_
-  std::vector<Proposal> proposals_;                 // guarded by raft_mu_
-  std::vector<std::function<void(Status)>> reads_;  // guarded by raft_mu_
+  bool raft_stop_ = false;                                   // guarded by raft_mu_
+  std::vector<Proposal> proposals_;                          // guarded by raft_mu_
+  std::vector<std::function<void(Status)>> reads_;           // guarded by raft_mu_
+  std::vector<raft::Message> incoming_;                      // guarded by raft_mu_
+  std::vector<uint64_t> unreachable_;                        // guarded by raft_mu_
+  std::vector<std::pair<uint64_t, bool>> snapshot_reports_;  // guarded by raft_mu_
   // Raft thread's own.
   std::deque<Proposal> waiting_for_leader_;
   std::map<uint64_t, ReadBatch> reads_in_flight_;  // by ReadIndex context

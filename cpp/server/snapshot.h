@@ -20,21 +20,30 @@
 
 namespace cairn::server {
 
+// A snapshot's bytes, read in pieces (what the peer transport sends to a follower).
+class SnapshotSource {
+ public:
+  virtual ~SnapshotSource() = default;
+  virtual uint64_t total_bytes() const = 0;
+  // Appends up to `max` bytes of the stream to `out`; an empty result means the end.
+  virtual Status Read(size_t max, std::string* out) = 0;
+};
+
 // Thread safety: one thread at a time. Holds WiredTiger's backup cursor while it lives,
 // which keeps the files it lists consistent; only one may exist per database at a time.
-class SnapshotReader {
+class SnapshotReader final : public SnapshotSource {
  public:
   // Checkpoints, opens the backup cursor and sizes the files. Unavailable when another
   // snapshot is being taken.
   static Result<std::unique_ptr<SnapshotReader>> Open(storage::Db* db, const std::string& dir);
-  ~SnapshotReader();
+  ~SnapshotReader() override;
   SnapshotReader(const SnapshotReader&) = delete;
   SnapshotReader& operator=(const SnapshotReader&) = delete;
 
-  uint64_t total_bytes() const { return total_; }
+  uint64_t total_bytes() const override { return total_; }
   uint64_t remaining_bytes() const { return total_ - sent_; }
   // Appends up to `max` bytes of the stream to `out`; an empty result means the end.
-  Status Read(size_t max, std::string* out);
+  Status Read(size_t max, std::string* out) override;
 
  private:
   struct File {

@@ -1,0 +1,688 @@
+// The gRPC peer transport: per-peer streams with bounded queues, snapshots in chunks, and
+// the Peer service that feeds the member.
+#include "rpc/peer_transport.h"
+
+#include <algorithm>
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <limits>
+
+#include "base/etcd_errors.h"
+#include "base/log.h"
+#include "server/ids.h"
+
+namespace cairn::rpc {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+constexpr auto kMinBackoff = std::chrono::milliseconds(50);
+constexpr auto kMaxBackoff = std::chrono::milliseconds(1000);
+constexpr char kClusterIdKey[] = "cairn-cluster-id";
+
+// A message that can wait behind a large append without harm goes to the bulk stream;
+// everything else (heartbeats, votes, responses, empty appends) to the priority stream.
+bool IsBulk(const raft::Message& m) {
+  return m.type == raft::MessageType::kAppend && !m.entries.empty();
+}
+
+Status FromGrpc(const grpc::Status& s) {
+  if (s.ok()) return Status::Ok();
+  return Status(static_cast<Code>(s.error_code()), s.error_message());
+}
+
+grpc::Status ToGrpcStatus(const Status& s) {
+  if (s.ok()) return grpc::Status::OK;
+  return grpc::Status(static_cast<grpc::StatusCode>(s.code()), s.message());
+}
+
+std::shared_ptr<grpc::Channel> MakeChannel(const std::string& url) {
+  grpc::ChannelArguments args;
+  args.SetMaxReceiveMessageSize(std::numeric_limits<int>::max());
+  args.SetMaxSendMessageSize(std::numeric_limits<int>::max());
+  args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 50);
+  args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 50);
+  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1000);
+  // A peer that vanished without closing its connections is noticed.
+  args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, 10000);
+  args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 5000);
+  args.SetInt(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+  return grpc::CreateCustomChannel(GrpcTarget(url), grpc::InsecureChannelCredentials(), args);
+}
+
+void SetCluster(grpc::ClientContext* ctx, uint64_t cluster_id) {
+  ctx->AddMetadata(kClusterIdKey, server::IdToHex(cluster_id));
+}
+
+}  // namespace
+
+std::string GrpcTarget(const std::string& url) {
+  auto parsed = server::ParseUrl(url);
+  if (!parsed.ok()) return url;
+  if (parsed->scheme == "unix" || parsed->scheme == "unixs") return "unix:" + parsed->host;
+  if (parsed->host.find(':') != std::string::npos) {
+    return "[" + parsed->host + "]:" + std::to_string(parsed->port);
+  }
+  return parsed->host + ":" + std::to_string(parsed->port);
+}
+
+// ---------------------------------------------------------------------------------------
+// One remote member
+
+class PeerTransport::Peer {
+ public:
+  Peer(PeerTransport* t, uint64_t id, std::vector<std::string> urls)
+      : t_(t), id_(id), urls_(std::move(urls)) {
+    Connect();
+    for (Lane* lane : {&priority_, &bulk_}) {
+      lane->thread = std::thread([this, lane] { Run(lane); });
+    }
+  }
+  ~Peer() { Join(); }
+
+  uint64_t id() const { return id_; }
+
+  void SetUrls(std::vector<std::string> urls) {
+    std::lock_guard lock(mu_);
+    if (urls == urls_) return;
+    urls_ = std::move(urls);
+    url_index_ = 0;
+    Connect();
+  }
+
+  // Queues one batch per stream; false when a queue was full (the batch is dropped).
+  bool Enqueue(std::vector<raft::Message> messages) {
+    peer::RaftBatch small, large;
+    size_t large_bytes = 0;
+    for (const raft::Message& m : messages) {
+      std::string bytes = raft::EncodeMessage(m);
+      if (IsBulk(m)) {
+        large_bytes += bytes.size();
+        large.add_messages(std::move(bytes));
+      } else {
+        small.add_messages(std::move(bytes));
+      }
+    }
+    bool ok = true;
+    if (small.messages_size() > 0) ok &= Push(&priority_, std::move(small), 0);
+    if (large.messages_size() > 0) ok &= Push(&bulk_, std::move(large), large_bytes);
+    return ok;
+  }
+
+  void RequestStop() {
+    std::lock_guard lock(mu_);
+    stop_ = true;
+    for (Lane* lane : {&priority_, &bulk_}) {
+      if (lane->ctx) lane->ctx->TryCancel();
+    }
+    if (snapshot_ctx_) snapshot_ctx_->TryCancel();
+    cv_.notify_all();
+  }
+
+  void Join() {
+    RequestStop();
+    for (Lane* lane : {&priority_, &bulk_}) {
+      if (lane->thread.joinable()) lane->thread.join();
+    }
+    if (snapshot_thread_.joinable()) snapshot_thread_.join();
+  }
+
+  // Starts sending a snapshot unless one is on its way (then the new one fails at once).
+  void SendSnapshot(raft::Message message, std::unique_ptr<server::SnapshotSource> body) {
+    std::unique_lock lock(mu_);
+    if (stop_ || snapshot_busy_) {
+      lock.unlock();
+      t_->events_->ReportSnapshot(id_, false);
+      return;
+    }
+    snapshot_busy_ = true;
+    if (snapshot_thread_.joinable()) snapshot_thread_.join();  // the last one has ended
+    snapshot_thread_ = std::thread([this, m = std::move(message), b = std::move(body)]() mutable {
+      RunSnapshot(std::move(m), std::move(b));
+    });
+  }
+
+  std::shared_ptr<peer::Peer::Stub> stub() {
+    std::lock_guard lock(mu_);
+    return stub_;
+  }
+
+  PeerStats stats() const {
+    std::lock_guard lock(mu_);
+    return stats_;
+  }
+
+ private:
+  struct Lane {
+    std::deque<std::pair<peer::RaftBatch, size_t>> queue;  // guarded by mu_; with bytes
+    size_t queued_bytes = 0;                               // guarded by mu_
+    grpc::ClientContext* ctx = nullptr;  // guarded by mu_; the open stream's, to cancel it
+    std::thread thread;
+  };
+
+  void Connect() { stub_ = peer::Peer::NewStub(MakeChannel(urls_[url_index_ % urls_.size()])); }
+
+  bool Push(Lane* lane, peer::RaftBatch batch, size_t bytes) {
+    std::lock_guard lock(mu_);
+    if (stop_) return false;
+    if (lane->queue.size() >= t_->options_.max_queued_batches ||
+        (bytes > 0 && lane->queued_bytes + bytes > t_->options_.max_queued_bytes &&
+         !lane->queue.empty())) {
+      stats_.messages_dropped += static_cast<uint64_t>(batch.messages_size());
+      return false;
+    }
+    batch.set_cluster_id(t_->cluster_id_);
+    batch.set_from(t_->member_id_);
+    batch.set_to(id_);
+    lane->queued_bytes += bytes;
+    lane->queue.emplace_back(std::move(batch), bytes);
+    cv_.notify_all();
+    return true;
+  }
+
+  // One stream's sender: writes queued batches in order; on a failure drops what is queued,
+  // reports the peer unreachable, waits out the back-off and opens a new stream.
+  void Run(Lane* lane) {
+    auto backoff = kMinBackoff;
+    std::unique_ptr<grpc::ClientContext> ctx;
+    std::unique_ptr<grpc::ClientWriter<peer::RaftBatch>> writer;
+    peer::RaftAck ack;
+    while (true) {
+      peer::RaftBatch batch;
+      std::shared_ptr<peer::Peer::Stub> stub;
+      {
+        std::unique_lock lock(mu_);
+        cv_.wait(lock, [&] { return stop_ || !lane->queue.empty(); });
+        if (stop_) break;
+        batch = std::move(lane->queue.front().first);
+        lane->queued_bytes -= lane->queue.front().second;
+        lane->queue.pop_front();
+        if (!writer) {
+          ctx = std::make_unique<grpc::ClientContext>();
+          SetCluster(ctx.get(), t_->cluster_id_);
+          // The metadata goes with the first write: opening the stream does not wait.
+          ctx->set_initial_metadata_corked(true);
+          lane->ctx = ctx.get();
+          stub = stub_;
+        }
+      }
+      if (!writer) writer = stub->Raft(ctx.get(), &ack);
+      const int n = batch.messages_size();
+      if (writer->Write(batch)) {
+        std::lock_guard lock(mu_);
+        stats_.batches_sent++;
+        stats_.messages_sent += static_cast<uint64_t>(n);
+        backoff = kMinBackoff;
+        continue;
+      }
+      grpc::Status status = writer->Finish();
+      writer.reset();
+      std::deque<std::pair<peer::RaftBatch, size_t>> dropped;
+      {
+        std::lock_guard lock(mu_);
+        lane->ctx = nullptr;
+        stats_.stream_failures++;
+        dropped.swap(lane->queue);
+        lane->queued_bytes = 0;
+        uint64_t lost = static_cast<uint64_t>(n);
+        for (const auto& b : dropped) lost += static_cast<uint64_t>(b.first.messages_size());
+        stats_.messages_dropped += lost;
+        if (stop_) break;
+        // Another of the peer's URLs may answer where this one did not.
+        if (urls_.size() > 1) {
+          ++url_index_;
+          Connect();
+        }
+      }
+      ctx.reset();
+      log::Debug("peer stream failed",
+                 {{"peer", server::IdToHex(id_)}, {"error", status.error_message()}});
+      t_->events_->ReportUnreachable(id_);
+      std::unique_lock lock(mu_);
+      cv_.wait_for(lock, backoff, [&] { return stop_; });
+      if (stop_) break;
+      backoff = std::min<std::chrono::milliseconds>(backoff * 2, kMaxBackoff);
+    }
+    if (writer) {
+      {
+        std::lock_guard lock(mu_);
+        lane->ctx = nullptr;
+      }
+      if (ctx) ctx->TryCancel();
+      writer->Finish().ok();
+    }
+  }
+
+  void RunSnapshot(raft::Message message, std::unique_ptr<server::SnapshotSource> body) {
+    auto ctx = std::make_unique<grpc::ClientContext>();
+    SetCluster(ctx.get(), t_->cluster_id_);
+    std::shared_ptr<peer::Peer::Stub> stub;
+    {
+      std::lock_guard lock(mu_);
+      if (stop_) {
+        snapshot_busy_ = false;
+        return;
+      }
+      snapshot_ctx_ = ctx.get();
+      stub = stub_;
+    }
+    const uint64_t to = message.to;
+    peer::SnapshotAck ack;
+    auto writer = stub->Snapshot(ctx.get(), &ack);
+    peer::SnapshotChunk chunk;
+    chunk.set_cluster_id(t_->cluster_id_);
+    chunk.set_from(t_->member_id_);
+    chunk.set_to(to);
+    message.snapshot.data.clear();
+    chunk.set_message(raft::EncodeMessage(message));
+    chunk.set_total_bytes(body->total_bytes());
+    bool ok = true;
+    uint64_t sent = 0;
+    std::string piece;
+    while (ok) {
+      Status s = body->Read(t_->options_.snapshot_chunk_bytes, &piece);
+      if (!s.ok()) {
+        log::Error("cannot read the snapshot to send", {{"error", s.ToString()}});
+        ok = false;
+        break;
+      }
+      if (piece.empty() && sent > 0) break;
+      chunk.set_data(piece);
+      sent += piece.size();
+      // Blocks while the receiver's window is full: the back-pressure.
+      ok = writer->Write(chunk);
+      chunk.clear_message();
+      chunk.clear_total_bytes();
+      if (piece.empty()) break;
+    }
+    if (ok) ok = writer->WritesDone();
+    grpc::Status status = writer->Finish();
+    ok = ok && status.ok();
+    if (!ok) {
+      log::Warn("snapshot not delivered",
+                {{"peer", server::IdToHex(to)}, {"error", status.error_message()}});
+    } else {
+      log::Info("snapshot delivered", {{"peer", server::IdToHex(to)}, {"bytes", sent}});
+    }
+    {
+      std::lock_guard lock(mu_);
+      snapshot_ctx_ = nullptr;
+      snapshot_busy_ = false;
+    }
+    t_->events_->ReportSnapshot(to, ok);
+  }
+
+  PeerTransport* const t_;
+  const uint64_t id_;
+
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  bool stop_ = false;                       // guarded by mu_
+  std::vector<std::string> urls_;           // guarded by mu_
+  size_t url_index_ = 0;                    // guarded by mu_
+  std::shared_ptr<peer::Peer::Stub> stub_;  // guarded by mu_
+  PeerStats stats_;                         // guarded by mu_
+  Lane priority_;
+  Lane bulk_;
+  bool snapshot_busy_ = false;                   // guarded by mu_
+  grpc::ClientContext* snapshot_ctx_ = nullptr;  // guarded by mu_
+  std::thread snapshot_thread_;
+};
+
+// ---------------------------------------------------------------------------------------
+// PeerTransport
+
+PeerTransport::PeerTransport(PeerTransportOptions options) : options_(options) {}
+
+PeerTransport::~PeerTransport() {
+  Stop();
+}
+
+Status PeerTransport::Start(uint64_t cluster_id, uint64_t member_id,
+                            server::TransportEvents* events) {
+  cluster_id_ = cluster_id;
+  member_id_ = member_id;
+  events_ = events;
+  return Status::Ok();
+}
+
+void PeerTransport::Stop() {
+  if (stopped_.exchange(true)) return;
+  std::vector<std::shared_ptr<Peer>> all;
+  {
+    std::lock_guard lock(mu_);
+    for (auto& [id, p] : peers_) all.push_back(p);
+    for (auto& p : removed_) all.push_back(p);
+    peers_.clear();
+    removed_.clear();
+  }
+  for (auto& p : all) p->RequestStop();
+  for (auto& p : all) p->Join();
+}
+
+void PeerTransport::SetPeer(uint64_t id, const std::vector<std::string>& peer_urls) {
+  if (peer_urls.empty() || id == member_id_ || stopped_) return;
+  std::lock_guard lock(mu_);
+  auto it = peers_.find(id);
+  if (it != peers_.end()) {
+    it->second->SetUrls(peer_urls);
+    return;
+  }
+  peers_.emplace(id, std::make_shared<Peer>(this, id, peer_urls));
+}
+
+void PeerTransport::RemovePeer(uint64_t id) {
+  std::lock_guard lock(mu_);
+  auto it = peers_.find(id);
+  if (it == peers_.end()) return;
+  // Joined by Stop: the caller (the raft thread) must not wait on a stream.
+  it->second->RequestStop();
+  removed_.push_back(std::move(it->second));
+  peers_.erase(it);
+}
+
+std::shared_ptr<PeerTransport::Peer> PeerTransport::FindPeer(uint64_t id) const {
+  std::lock_guard lock(mu_);
+  auto it = peers_.find(id);
+  return it == peers_.end() ? nullptr : it->second;
+}
+
+void PeerTransport::Send(std::vector<raft::Message> messages) {
+  if (stopped_) return;
+  std::map<uint64_t, std::vector<raft::Message>> by_peer;
+  for (raft::Message& m : messages) by_peer[m.to].push_back(std::move(m));
+  for (auto& [to, batch] : by_peer) {
+    auto peer = FindPeer(to);
+    if (!peer || !peer->Enqueue(std::move(batch))) events_->ReportUnreachable(to);
+  }
+}
+
+void PeerTransport::SendSnapshot(raft::Message message,
+                                 std::unique_ptr<server::SnapshotSource> body) {
+  auto peer = stopped_ ? nullptr : FindPeer(message.to);
+  if (!peer) {
+    if (events_ != nullptr) events_->ReportSnapshot(message.to, false);
+    return;
+  }
+  peer->SendSnapshot(std::move(message), std::move(body));
+}
+
+PeerStats PeerTransport::stats(uint64_t peer) const {
+  auto p = FindPeer(peer);
+  return p ? p->stats() : PeerStats{};
+}
+
+namespace {
+
+// A unary call through gRPC's callback API: the context and stub live until `done` ran.
+// `invoke(stub, ctx, req, resp, callback)` starts the call.
+template <typename Req, typename Resp, typename Invoke>
+void ForwardCall(std::shared_ptr<peer::Peer::Stub> stub, uint64_t cluster_id, int timeout_ms,
+                 const Req& req, Resp* resp, server::Transport::Done done, Invoke invoke) {
+  struct Call {
+    std::shared_ptr<peer::Peer::Stub> stub;
+    grpc::ClientContext ctx;
+    Req req;
+    server::Transport::Done done;
+  };
+  auto* call = new Call{std::move(stub), {}, req, std::move(done)};
+  SetCluster(&call->ctx, cluster_id);
+  call->ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::milliseconds(timeout_ms));
+  invoke(call->stub.get(), &call->ctx, &call->req, resp, [call](grpc::Status s) {
+    Status status = FromGrpc(s);
+    if (s.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED ||
+        (s.error_code() == grpc::StatusCode::UNAVAILABLE &&
+         s.error_message().rfind("etcdserver: ", 0) != 0)) {
+      // The leader did not answer in time or could not be reached: etcd's wording.
+      status = etcd::Timeout();
+    }
+    call->done(status);
+    delete call;
+  });
+}
+
+}  // namespace
+
+void PeerTransport::LeaseTimeToLive(uint64_t to, const etcdserverpb::LeaseTimeToLiveRequest& req,
+                                    etcdserverpb::LeaseTimeToLiveResponse* resp, Done done) {
+  auto peer = FindPeer(to);
+  if (!peer) return done(etcd::NoLeader());
+  ForwardCall(peer->stub(), cluster_id_, options_.call_timeout_ms, req, resp, std::move(done),
+              [](peer::Peer::Stub* stub, grpc::ClientContext* ctx,
+                 const etcdserverpb::LeaseTimeToLiveRequest* r,
+                 etcdserverpb::LeaseTimeToLiveResponse* out, std::function<void(grpc::Status)> cb) {
+                stub->async()->LeaseTimeToLive(ctx, r, out, std::move(cb));
+              });
+}
+
+void PeerTransport::LeaseLeases(uint64_t to, etcdserverpb::LeaseLeasesResponse* resp, Done done) {
+  auto peer = FindPeer(to);
+  if (!peer) return done(etcd::NoLeader());
+  ForwardCall(peer->stub(), cluster_id_, options_.call_timeout_ms,
+              etcdserverpb::LeaseLeasesRequest(), resp, std::move(done),
+              [](peer::Peer::Stub* stub, grpc::ClientContext* ctx,
+                 const etcdserverpb::LeaseLeasesRequest* r, etcdserverpb::LeaseLeasesResponse* out,
+                 std::function<void(grpc::Status)> cb) {
+                stub->async()->LeaseLeases(ctx, r, out, std::move(cb));
+              });
+}
+
+void PeerTransport::LeaseKeepAlive(uint64_t to, const etcdserverpb::LeaseKeepAliveRequest& req,
+                                   etcdserverpb::LeaseKeepAliveResponse* resp, Done done) {
+  auto peer = FindPeer(to);
+  if (!peer) return done(etcd::NoLeader());
+  ForwardCall(peer->stub(), cluster_id_, options_.call_timeout_ms, req, resp, std::move(done),
+              [](peer::Peer::Stub* stub, grpc::ClientContext* ctx,
+                 const etcdserverpb::LeaseKeepAliveRequest* r,
+                 etcdserverpb::LeaseKeepAliveResponse* out, std::function<void(grpc::Status)> cb) {
+                stub->async()->LeaseKeepAlive(ctx, r, out, std::move(cb));
+              });
+}
+
+Result<server::RemoteCluster> PeerTransport::FetchCluster(
+    const std::vector<std::string>& peer_urls) {
+  Status last = Unavailable("no peer URL to ask");
+  for (const std::string& url : peer_urls) {
+    auto stub = peer::Peer::NewStub(MakeChannel(url));
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() +
+                     std::chrono::milliseconds(options_.call_timeout_ms));
+    peer::ClusterRequest req;
+    peer::ClusterResponse resp;
+    grpc::Status s = stub->Cluster(&ctx, req, &resp);
+    if (!s.ok()) {
+      last = Unavailable("cannot fetch the cluster's membership from " + url + ": " +
+                         s.error_message());
+      continue;
+    }
+    server::RemoteCluster rc;
+    rc.cluster_id = resp.cluster_id();
+    rc.members.assign(resp.members().begin(), resp.members().end());
+    return rc;
+  }
+  return last;
+}
+
+// ---------------------------------------------------------------------------------------
+// The Peer service
+
+namespace {
+
+Status CheckCluster(const grpc::CallbackServerContext* ctx, uint64_t cluster_id) {
+  const auto& md = ctx->client_metadata();
+  auto it = md.find(kClusterIdKey);
+  if (it == md.end()) return InvalidArgument("missing " + std::string(kClusterIdKey));
+  if (std::string(it->second.data(), it->second.size()) != server::IdToHex(cluster_id)) {
+    return etcd::ClusterIdMismatch();
+  }
+  return Status::Ok();
+}
+
+// Reads one member's raft stream: every batch's messages go to the member as they come.
+class RaftReader final : public grpc::ServerReadReactor<peer::RaftBatch> {
+ public:
+  RaftReader(server::PeerHandler* handler, Status check) : handler_(handler) {
+    if (!check.ok()) {
+      Finish(ToGrpcStatus(check));
+      return;
+    }
+    StartRead(&batch_);
+  }
+  void OnReadDone(bool ok) override {
+    if (!ok) {
+      Finish(grpc::Status::OK);
+      return;
+    }
+    for (const std::string& bytes : batch_.messages()) {
+      auto m = raft::DecodeMessage(bytes);
+      if (!m.ok()) {
+        Finish(ToGrpcStatus(m.status()));
+        return;
+      }
+      handler_->Step(std::move(*m));
+    }
+    StartRead(&batch_);
+  }
+  void OnDone() override { delete this; }
+
+ private:
+  server::PeerHandler* handler_;
+  peer::RaftBatch batch_;
+};
+
+// Receives one snapshot into the handler's sink; the answer says whether it was taken.
+class SnapshotReceiver final : public grpc::ServerReadReactor<peer::SnapshotChunk> {
+ public:
+  SnapshotReceiver(server::PeerHandler* handler, Status check) : handler_(handler) {
+    if (!check.ok()) {
+      Finish(ToGrpcStatus(check));
+      return;
+    }
+    StartRead(&chunk_);
+  }
+  void OnReadDone(bool ok) override {
+    if (!ok) {
+      Status s = sink_ ? (received_ == total_ ? sink_->Finish() : DataLoss("snapshot ended early"))
+                       : InvalidArgument("empty snapshot stream");
+      sink_.reset();
+      Finish(ToGrpcStatus(s));
+      return;
+    }
+    if (!sink_) {
+      auto m = raft::DecodeMessage(chunk_.message());
+      if (!m.ok()) return Finish(ToGrpcStatus(m.status()));
+      total_ = chunk_.total_bytes();
+      auto sink = handler_->ReceiveSnapshot(std::move(*m), total_);
+      if (!sink.ok()) return Finish(ToGrpcStatus(sink.status()));
+      sink_ = std::move(*sink);
+    }
+    received_ += chunk_.data().size();
+    if (Status s = sink_->Write(chunk_.data()); !s.ok()) {
+      sink_.reset();
+      return Finish(ToGrpcStatus(s));
+    }
+    StartRead(&chunk_);
+  }
+  void OnDone() override { delete this; }
+
+ private:
+  server::PeerHandler* handler_;
+  peer::SnapshotChunk chunk_;
+  std::unique_ptr<server::SnapshotSink> sink_;
+  uint64_t total_ = 0;
+  uint64_t received_ = 0;
+};
+
+}  // namespace
+
+class PeerServer::Service final : public peer::Peer::CallbackService {
+ public:
+  explicit Service(server::PeerHandler* handler) : handler_(handler) {}
+
+  grpc::ServerReadReactor<peer::RaftBatch>* Raft(grpc::CallbackServerContext* ctx,
+                                                 peer::RaftAck*) override {
+    return new RaftReader(handler_, CheckCluster(ctx, handler_->cluster_id()));
+  }
+  grpc::ServerReadReactor<peer::SnapshotChunk>* Snapshot(grpc::CallbackServerContext* ctx,
+                                                         peer::SnapshotAck*) override {
+    return new SnapshotReceiver(handler_, CheckCluster(ctx, handler_->cluster_id()));
+  }
+  grpc::ServerUnaryReactor* Cluster(grpc::CallbackServerContext* ctx, const peer::ClusterRequest*,
+                                    peer::ClusterResponse* resp) override {
+    // A joining member does not know the cluster's id yet: no check here.
+    server::RemoteCluster view = handler_->ClusterView();
+    resp->set_cluster_id(view.cluster_id);
+    for (auto& m : view.members) *resp->add_members() = std::move(m);
+    auto* reactor = ctx->DefaultReactor();
+    reactor->Finish(grpc::Status::OK);
+    return reactor;
+  }
+  grpc::ServerUnaryReactor* LeaseTimeToLive(grpc::CallbackServerContext* ctx,
+                                            const etcdserverpb::LeaseTimeToLiveRequest* req,
+                                            etcdserverpb::LeaseTimeToLiveResponse* resp) override {
+    return Unary(ctx, [&] { return handler_->LeaseTimeToLive(*req, resp); });
+  }
+  grpc::ServerUnaryReactor* LeaseLeases(grpc::CallbackServerContext* ctx,
+                                        const etcdserverpb::LeaseLeasesRequest*,
+                                        etcdserverpb::LeaseLeasesResponse* resp) override {
+    return Unary(ctx, [&] { return handler_->LeaseLeases(resp); });
+  }
+  grpc::ServerUnaryReactor* LeaseKeepAlive(grpc::CallbackServerContext* ctx,
+                                           const etcdserverpb::LeaseKeepAliveRequest* req,
+                                           etcdserverpb::LeaseKeepAliveResponse* resp) override {
+    return Unary(ctx, [&] { return handler_->LeaseKeepAlive(*req, resp); });
+  }
+
+ private:
+  template <typename Fn>
+  grpc::ServerUnaryReactor* Unary(grpc::CallbackServerContext* ctx, Fn fn) {
+    auto* reactor = ctx->DefaultReactor();
+    Status s = CheckCluster(ctx, handler_->cluster_id());
+    if (s.ok()) s = fn();
+    reactor->Finish(ToGrpcStatus(s));
+    return reactor;
+  }
+
+  server::PeerHandler* handler_;
+};
+
+Result<std::unique_ptr<PeerServer>> PeerServer::Start(server::PeerHandler* handler,
+                                                      const std::vector<server::Url>& urls) {
+  std::unique_ptr<PeerServer> ps(new PeerServer());
+  ps->service_ = std::make_unique<Service>(handler);
+  grpc::ServerBuilder builder;
+  ps->ports_.assign(urls.size(), 0);
+  for (size_t i = 0; i < urls.size(); ++i) {
+    if (urls[i].scheme == "https" || urls[i].scheme == "unixs") {
+      return Unimplemented("peer TLS is not supported yet: " + urls[i].text);
+    }
+    builder.AddListeningPort(GrpcTarget(urls[i].text), grpc::InsecureServerCredentials(),
+                             &ps->ports_[i]);
+  }
+  builder.SetMaxReceiveMessageSize(std::numeric_limits<int>::max());
+  builder.SetMaxSendMessageSize(std::numeric_limits<int>::max());
+  builder.RegisterService(ps->service_.get());
+  ps->server_ = builder.BuildAndStart();
+  if (!ps->server_) return Unavailable("cannot listen on the peer URLs");
+  for (size_t i = 0; i < urls.size(); ++i) {
+    if (ps->ports_[i] == 0 && urls[i].scheme != "unix") {
+      return Unavailable("cannot listen on " + urls[i].text);
+    }
+  }
+  return ps;
+}
+
+PeerServer::~PeerServer() {
+  Shutdown();
+}
+
+void PeerServer::Shutdown() {
+  if (server_) {
+    server_->Shutdown(std::chrono::system_clock::now() + std::chrono::milliseconds(500));
+    server_.reset();
+  }
+}
+
+}  // namespace cairn::rpc
