@@ -127,7 +127,7 @@ int main(int argc, char** argv) {
   // in batches (of 1000 revisions by default), each its own transaction, with a pause
   // between them (10 ms by default, as etcd), so puts keep going.
   auto timed_puts = [&](const char* name, long n, std::atomic<bool>* stop) {
-    double worst = 0;
+    std::vector<double> took;
     long done = 0;
     auto start = Clock::now();
     while (done < n || (stop != nullptr && !stop->load())) {
@@ -136,12 +136,16 @@ int main(int argc, char** argv) {
       put.key = Key(rng() % keys);
       put.value = value;
       Check(store->Put(put, ++index, nullptr).status(), "put");
-      worst = std::max(worst, std::chrono::duration<double>(Clock::now() - t).count());
+      took.push_back(std::chrono::duration<double>(Clock::now() - t).count());
       ++done;
     }
     double s = std::chrono::duration<double>(Clock::now() - start).count();
-    std::printf("%-34s %9ld ops in %6.2f s: %10.0f ops/s, slowest %.1f ms\n", name, done, s,
-                done / s, worst * 1e3);
+    std::sort(took.begin(), took.end());
+    auto at = [&](double q) { return took[static_cast<size_t>(q * (took.size() - 1))] * 1e3; };
+    std::printf(
+        "%-34s %9ld ops in %6.2f s: %10.0f ops/s, p99 %.2f ms, p99.9 %.2f ms, "
+        "slowest %.1f ms\n",
+        name, done, s, done / s, at(0.99), at(0.999), took.back() * 1e3);
   };
   timed_puts("put, no compaction", ops / 4, nullptr);
   int64_t revisions = store->current_revision();

@@ -596,6 +596,7 @@ Result<uint64_t> Store::Checkpoint() {
 
 Status Store::RunCompaction(size_t batch, std::chrono::microseconds pause) {
   while (true) {
+    const auto start = std::chrono::steady_clock::now();
     Result<bool> done = CompactBatch(batch);
     if (!done.ok()) {
       if (done.status().code() != Code::kAborted) return done.status();
@@ -603,7 +604,12 @@ Status Store::RunCompaction(size_t batch, std::chrono::microseconds pause) {
     } else if (*done) {
       return Status::Ok();
     }
-    if (pause.count() > 0) std::this_thread::sleep_for(pause);
+    // At least as long a pause as the batch took: compaction takes at most half of one
+    // core, however slow the machine, and writers keep the rest.
+    auto took = std::chrono::duration_cast<std::chrono::microseconds>(
+        std::chrono::steady_clock::now() - start);
+    auto rest = std::max(pause, took);
+    if (rest.count() > 0) std::this_thread::sleep_for(rest);
   }
 }
 

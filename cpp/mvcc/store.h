@@ -55,8 +55,9 @@ class Store {
 
   // Removes what the scheduled compaction made unreachable, in transactions of at most
   // about `batch` revisions each, pausing `pause` between them (etcd's defaults: 1000
-  // and 10 ms), so writers are never held up by more than one batch and keep most of the
-  // machine. Resumes after a crash where the last committed batch left off.
+  // and 10 ms; the pause is never shorter than the batch took), so writers are never held
+  // up by more than one batch and keep most of the machine. Resumes after a crash where the last
+  // committed batch left off.
   Status RunCompaction(size_t batch = 1000,
                        std::chrono::microseconds pause = std::chrono::milliseconds(10));
   // One batch of RunCompaction: true when nothing is left.
