@@ -31,7 +31,7 @@ fi
 mapfile -t go_modules < <(find bindings/go tests -name go.mod -not -path '*/build/*' \
                             2>/dev/null | sort)
 for mod in "${go_modules[@]}"; do
-  suite "go test $(dirname "$mod")" bash -c "cd '$root/$(dirname "$mod")' && go test ./..."
+  suite "go test $(dirname "$mod")" bash -c "cd '$root/$(dirname "$mod")' && go test -count=1 ./..."
 done
 
 if [ -f bindings/java/pom.xml ]; then

@@ -110,6 +110,21 @@ Result<PutsAndDeletes> CheckIntervals(const std::vector<RequestOp>& ops) {
 
 }  // namespace
 
+bool IsReadOnly(const TxnRequest& req) {
+  for (const auto* branch : {&req.success, &req.failure}) {
+    for (const RequestOp& op : *branch) {
+      if (std::holds_alternative<PutRequest>(op.op) ||
+          std::holds_alternative<DeleteRangeRequest>(op.op)) {
+        return false;
+      }
+      if (const auto* t = std::get_if<TxnRequest>(&op.op); t != nullptr && !IsReadOnly(*t)) {
+        return false;
+      }
+    }
+  }
+  return true;
+}
+
 Status CheckTxn(const TxnRequest& req, int max_ops) {
   CAIRN_RETURN_IF_ERROR(CheckTxnOps(req, max_ops));
   CAIRN_RETURN_IF_ERROR(CheckIntervals(req.success).status());

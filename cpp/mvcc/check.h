@@ -19,5 +19,7 @@ Status CheckDeleteRange(const DeleteRangeRequest& req);  // EmptyKey
 // DuplicateKey when a branch puts a key twice or puts a key it also deletes, nested txns
 // included (a put in `success` and the same put in `failure` is fine: only one runs).
 Status CheckTxn(const TxnRequest& req, int max_ops);
+// Whether no branch of `req` (nested txns included) puts or deletes: etcd's isTxnReadonly.
+bool IsReadOnly(const TxnRequest& req);
 
 }  // namespace cairn::mvcc

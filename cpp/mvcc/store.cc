@@ -555,6 +555,16 @@ Result<RangeResponse> Store::Range(const RangeRequest& req) const {
   return view.Range(req);
 }
 
+Result<TxnResponse> Store::ReadTxn(const TxnRequest& req) const {
+  if (!IsReadOnly(req)) return InvalidArgument("mvcc: a read-only txn may not write");
+  CAIRN_ASSIGN_OR_RETURN(storage::PooledSession session, db_->Acquire());
+  CAIRN_ASSIGN_OR_RETURN(Transaction txn, Transaction::Begin(session.get()));
+  // The writer's logic with nothing to write: it only compares and reads.
+  Writer reader(session.get(), nullptr);
+  CAIRN_RETURN_IF_ERROR(reader.Open());
+  return reader.Txn(req);
+}
+
 Result<PutResponse> Store::Put(const PutRequest& req, uint64_t applied_index,
                                std::vector<Event>* events) {
   return Write(applied_index, events, [&](Writer* w) -> Result<PutResponse> {

@@ -32,6 +32,9 @@ class Store {
   Store& operator=(const Store&) = delete;
 
   Result<RangeResponse> Range(const RangeRequest& req) const;
+  // A txn without puts or deletes (nested ones included), decided and read in one snapshot
+  // of the state, as a reader: etcd serves these without going through raft.
+  Result<TxnResponse> ReadTxn(const TxnRequest& req) const;
 
   // Each write runs in one WiredTiger transaction that also stores `applied_index` (the
   // raft entry being applied), appends the events it produced to `events` (may be null)

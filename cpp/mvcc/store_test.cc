@@ -117,6 +117,31 @@ TEST_F(StoreTest, AFreshStoreIsAtRevisionOneAndTheFirstPutMakesTwo) {
   EXPECT_EQ(r.revision, 2);
 }
 
+TEST_F(StoreTest, ReadTxnDecidesAndReadsLikeTxnButRefusesWrites) {
+  Put("a", "1");
+  TxnRequest txn;
+  Compare cmp;
+  cmp.key = "a";
+  cmp.target = CompareTarget::kValue;
+  cmp.value = "1";
+  txn.compare.push_back(cmp);
+  RangeRequest get;
+  get.key = "a";
+  txn.success.push_back(RequestOp{get});
+  auto read = store_->ReadTxn(txn);
+  ASSERT_TRUE(read.ok()) << read.status().ToString();
+  EXPECT_TRUE(read->succeeded);
+  EXPECT_EQ(read->revision, 2);
+  EXPECT_EQ(std::get<RangeResponse>(read->responses.at(0).response).kvs.at(0).value, "1");
+
+  PutRequest put;
+  put.key = "b";
+  put.value = "2";
+  txn.failure.push_back(RequestOp{put});  // never chosen, but a read may not hold a write
+  EXPECT_EQ(store_->ReadTxn(txn).status().code(), Code::kInvalidArgument);
+  EXPECT_EQ(store_->current_revision(), 2);
+}
+
 TEST_F(StoreTest, PutsBumpVersionAndModButKeepCreateEvenForTheSameValue) {
   Put("a", "1");
   Put("a", "1");

@@ -41,8 +41,6 @@ mvcc::DeleteRangeRequest FromProto(const etcdserverpb::DeleteRangeRequest& req) 
 
 namespace {
 
-bool OpsReadOnly(const google::protobuf::RepeatedPtrField<etcdserverpb::RequestOp>& ops);
-
 mvcc::Compare CompareFromProto(const etcdserverpb::Compare& c) {
   mvcc::Compare out;
   out.result = static_cast<mvcc::CompareResult>(c.result());
@@ -85,14 +83,6 @@ void OpsFromProto(const google::protobuf::RepeatedPtrField<etcdserverpb::Request
   }
 }
 
-bool OpsReadOnly(const google::protobuf::RepeatedPtrField<etcdserverpb::RequestOp>& ops) {
-  for (const auto& op : ops) {
-    if (op.has_request_put() || op.has_request_delete_range()) return false;
-    if (op.has_request_txn() && !IsReadOnly(op.request_txn())) return false;
-  }
-  return true;
-}
-
 }  // namespace
 
 mvcc::TxnRequest FromProto(const etcdserverpb::TxnRequest& req) {
@@ -104,8 +94,13 @@ mvcc::TxnRequest FromProto(const etcdserverpb::TxnRequest& req) {
   return out;
 }
 
-bool IsReadOnly(const etcdserverpb::TxnRequest& req) {
-  return OpsReadOnly(req.success()) && OpsReadOnly(req.failure());
+bool IsSerializable(const etcdserverpb::TxnRequest& req) {
+  for (const auto* branch : {&req.success(), &req.failure()}) {
+    for (const auto& op : *branch) {
+      if (!op.has_request_range() || !op.request_range().serializable()) return false;
+    }
+  }
+  return true;
 }
 
 void ToProto(const mvcc::KeyValue& kv, mvccpb::KeyValue* out) {

@@ -20,7 +20,8 @@ void ToProto(const mvcc::DeleteRangeResponse& resp, etcdserverpb::DeleteRangeRes
 void ToProto(const mvcc::TxnResponse& resp, etcdserverpb::TxnResponse* out);
 void ToProto(const mvcc::Event& event, mvccpb::Event* out);
 
-// Whether a txn writes nothing in either branch, nested txns included.
-bool IsReadOnly(const etcdserverpb::TxnRequest& req);
+// Whether every op of both branches is a range with serializable set (etcd's
+// isTxnSerializable: a nested txn makes it not; a txn without ops is).
+bool IsSerializable(const etcdserverpb::TxnRequest& req);
 
 }  // namespace cairn::server

@@ -605,16 +605,37 @@ void Member::DeleteRange(const etcdserverpb::DeleteRangeRequest& req,
   });
 }
 
+Status Member::ReadTxn(const mvcc::TxnRequest& req, etcdserverpb::TxnResponse* resp) {
+  std::shared_lock lock(close_mu_);
+  if (!store_) return etcd::Stopped();
+  CAIRN_ASSIGN_OR_RETURN(mvcc::TxnResponse r, store_->ReadTxn(req));
+  ToProto(r, resp);
+  FillHeader(resp->mutable_header(), r.revision);
+  return Status::Ok();
+}
+
 void Member::Txn(const etcdserverpb::TxnRequest& req, etcdserverpb::TxnResponse* resp, Done done) {
-  Status check = mvcc::CheckTxn(FromProto(req), static_cast<int>(config_.max_txn_ops));
+  if (stopped_) return done(etcd::Stopped());
+  mvcc::TxnRequest txn = FromProto(req);
+  Status check = mvcc::CheckTxn(txn, static_cast<int>(config_.max_txn_ops));
   if (!check.ok()) return done(check);
+  if (mvcc::IsReadOnly(txn)) {
+    // etcd answers a txn that writes nothing as a read, not through raft: at once when
+    // every op of both branches is a serializable range, else after a ReadIndex round.
+    if (Status s = CheckNotLearner(); !s.ok()) return done(s);
+    if (IsSerializable(req)) return done(ReadTxn(txn, resp));
+    return LinearizableRead([this, txn = std::move(txn), resp, done = std::move(done)](Status s) {
+      if (!s.ok()) return done(s);
+      done(ReadTxn(txn, resp));
+    });
+  }
   cairn::internal::Request ir;
   *ir.mutable_txn() = req;
   Propose(std::move(ir), [this, resp, done = std::move(done)](Status s, ApplyResult r) {
     if (!s.ok()) return done(s);
-    const auto& txn = std::get<mvcc::TxnResponse>(r);
-    ToProto(txn, resp);
-    FillHeader(resp->mutable_header(), txn.revision);
+    const auto& applied = std::get<mvcc::TxnResponse>(r);
+    ToProto(applied, resp);
+    FillHeader(resp->mutable_header(), applied.revision);
     done(Status::Ok());
   });
 }

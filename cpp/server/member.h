@@ -182,6 +182,7 @@ class Member final : public TransportEvents, public PeerHandler {
   void Fail(uint64_t id, const Status& status);
   void FillHeader(etcdserverpb::ResponseHeader* header, int64_t revision) const;
   Status ReadRange(const etcdserverpb::RangeRequest& req, etcdserverpb::RangeResponse* resp);
+  Status ReadTxn(const mvcc::TxnRequest& req, etcdserverpb::TxnResponse* resp);
 
   // Raft thread.
   void RaftLoop();

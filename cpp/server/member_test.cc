@@ -129,6 +129,52 @@ TEST_F(MemberTest, DeleteTxnAndCompactFollowEtcd) {
             Status(Code::kOutOfRange, "etcdserver: mvcc: required revision has been compacted"));
 }
 
+TEST_F(MemberTest, ReadOnlyTxnIsAnsweredWithoutARaftEntry) {
+  ASSERT_TRUE(Put("r1", "x").ok());  // rev 2
+  ASSERT_TRUE(Put("r2", "y").ok());  // rev 3
+  for (bool serializable : {false, true}) {
+    const uint64_t applied = member_->applied_index();
+    etcdserverpb::TxnRequest txn;
+    auto* cmp = txn.add_compare();
+    cmp->set_key("r1");
+    cmp->set_target(etcdserverpb::Compare::MOD);
+    cmp->set_result(etcdserverpb::Compare::GREATER);
+    cmp->set_mod_revision(2);  // false: r1's mod revision is 2
+    auto* then = txn.add_success()->mutable_request_range();
+    then->set_key("r1");
+    then->set_serializable(serializable);
+    auto* otherwise = txn.add_failure()->mutable_request_range();
+    otherwise->set_key("r");
+    otherwise->set_range_end("s");
+    otherwise->set_serializable(serializable);
+    // A nested read-only txn keeps the whole txn a read (never serializable, as in etcd).
+    if (!serializable) {
+      txn.add_failure()->mutable_request_txn()->add_success()->mutable_request_range()->set_key(
+          "r2");
+    }
+    etcdserverpb::TxnResponse resp;
+    ASSERT_TRUE(Call(&Member::Txn, txn, &resp).ok());
+    EXPECT_FALSE(resp.succeeded());
+    ASSERT_EQ(resp.responses_size(), serializable ? 1 : 2);
+    EXPECT_EQ(resp.responses(0).response_range().count(), 2);
+    if (!serializable) {
+      const auto& nested = resp.responses(1).response_txn();
+      EXPECT_TRUE(nested.succeeded());
+      EXPECT_EQ(nested.responses(0).response_range().kvs(0).value(), "y");
+    }
+    EXPECT_EQ(resp.header().revision(), 3);
+    EXPECT_EQ(member_->applied_index(), applied) << "a read-only txn went through raft";
+  }
+  // A read-only txn at a compacted or future revision gets etcd's errors.
+  etcdserverpb::TxnRequest future;
+  auto* r = future.add_success()->mutable_request_range();
+  r->set_key("r1");
+  r->set_revision(100);
+  etcdserverpb::TxnResponse resp;
+  EXPECT_EQ(Call(&Member::Txn, future, &resp),
+            Status(Code::kOutOfRange, "etcdserver: mvcc: required revision is a future revision"));
+}
+
 TEST_F(MemberTest, BadRequestsGetEtcdsErrorsAndChangeNothing) {
   etcdserverpb::PutResponse put;
   EXPECT_EQ(Put("", "v", &put), Status(Code::kInvalidArgument, "etcdserver: key is not provided"));
