@@ -234,6 +234,7 @@ Status Member::Open() {
   CAIRN_ASSIGN_OR_RETURN(node_, raft::RawNode::Create(rc, log_store_.get()));
   applied_ = store_->applied_index();
   term_ = initial.hard_state.term;
+  committed_ = initial.hard_state.commit;
   durable_applied_ = applied_.load();
   if (auto first = log_store_->FirstIndex(); first.ok()) log_first_index_ = *first;
   // A compaction a crash interrupted is finished by the compactor once it starts.
@@ -809,7 +810,8 @@ Status Member::GetStatus(etcdserverpb::StatusResponse* resp) {
   resp->set_dbsize(size);
   resp->set_dbsizeinuse(size);
   resp->set_leader(leader_.load());
-  resp->set_raftindex(applied_.load());
+  // etcd's raftIndex is the committed index; raftAppliedIndex the applied one.
+  resp->set_raftindex(std::max(committed_.load(), applied_.load()));
   resp->set_raftterm(term_.load());
   resp->set_raftappliedindex(applied_.load());
   resp->set_islearner(is_learner_.load());
@@ -1059,7 +1061,10 @@ void Member::HandleReady(raft::Ready rd) {
       log::Error("cannot persist raft log; stopping", {{"error", s.ToString()}});
       std::abort();
     }
-    if (rd.hard_state) term_ = rd.hard_state->term;
+    if (rd.hard_state) {
+      term_ = rd.hard_state->term;
+      committed_ = rd.hard_state->commit;
+    }
   }
   SendMessages(std::move(rd.messages_after_persist));
   for (const raft::Entry& e : rd.committed_entries) {

@@ -238,6 +238,7 @@ class Member final : public TransportEvents, public PeerHandler {
 
   std::atomic<uint64_t> leader_{0};
   std::atomic<uint64_t> term_{0};
+  std::atomic<uint64_t> committed_{0};  // the raft log's commit index, as last persisted
   std::atomic<uint64_t> applied_{0};
   // The applied index the last checkpoint made durable: the raft log may go below it.
   std::atomic<uint64_t> durable_applied_{0};

@@ -270,6 +270,9 @@ TEST_F(MemberTest, StatusReportsTheEtcdApiLevelAndRaftState) {
   EXPECT_EQ(status.version(), "3.5.35");
   EXPECT_EQ(status.leader(), member_->id());
   EXPECT_GE(status.raftappliedindex(), 2u);
+  // raftIndex is the committed index: never behind what was applied.
+  EXPECT_GE(status.raftindex(), status.raftappliedindex());
+  EXPECT_EQ(status.raftterm(), member_->term());
   EXPECT_GT(status.dbsize(), 0);
   EXPECT_EQ(status.dbsizequota(), int64_t{2} << 30);
 }
