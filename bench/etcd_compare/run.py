@@ -128,6 +128,8 @@ class Result:
     p50_ms: float | None = None
     p99_ms: float | None = None
     rss_mib: float | None = None
+    cpu_us: float | None = None      # the server's CPU time per request (all members), µs
+    client_cpu_us: float | None = None  # the benchmark tool's CPU time per request, µs
     errors: int = 0
     note: str = ""
     command: str = ""
@@ -215,6 +217,16 @@ def vm_hwm_mib(pid: int) -> float | None:
     except OSError:
         pass
     return None
+
+
+def cpu_seconds(pid: int) -> float | None:
+    """User plus system CPU time a process has used, from /proc/<pid>/stat."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return None
 
 
 def tail(path: str, n: int = 15) -> str:
@@ -307,11 +319,21 @@ def measure(server: Server, row: Row, total: int, data_root: str, logs_dir: str,
                f"--clients={row.clients}", "--precise", *args, f"--total={total}"]
         res.command = " ".join(cmd)
         log(f"{row.name} on {server.label}: {res.command}")
+        # CPU time per request says how much machine each server needs for the same work,
+        # a figure that the load of a shared machine disturbs far less than ops/s.
+        cpu_before = [cpu_seconds(p.pid) for p in procs]
+        client_before = os.times()
         try:
             bench = subprocess.run(cmd, capture_output=True, text=True, timeout=BENCH_TIMEOUT_S)
         except subprocess.TimeoutExpired:
             res.note = f"benchmark timed out after {BENCH_TIMEOUT_S}s"
             return res
+        cpu_after = [cpu_seconds(p.pid) for p in procs]
+        client_after = os.times()
+        if None not in cpu_before and None not in cpu_after:
+            res.cpu_us = (sum(cpu_after) - sum(cpu_before)) / total * 1e6
+        res.client_cpu_us = ((client_after.children_user - client_before.children_user) +
+                             (client_after.children_system - client_before.children_system)) / total * 1e6
         parsed = parse_report(bench.stdout)
         res.ops, res.p50_ms, res.p99_ms = parsed.get("ops"), parsed.get("p50_ms"), parsed.get("p99_ms")
         res.errors = parsed.get("errors", 0)
@@ -364,10 +386,12 @@ def print_table(results: list[Result], rows: list[tuple[Row, int]], servers: lis
     by = {(r.row, r.server): r for r in results}
     cairnd = next((s.label for s in servers if s.is_cairnd), None)
     head = (f"{'row':<50} {'server':<12} {'ops/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'RSS MiB':>8}"
-            f"   {'cairnd/etcd: ops/s':>18} {'p50':>6} {'p99':>6} {'RSS':>6}  note")
+            f" {'CPU µs':>7}   {'cairnd/etcd: ops/s':>18} {'p50':>6} {'p99':>6} {'RSS':>6} {'CPU':>6}  note")
     print()
     print("ops/s: higher is better; p50, p99, peak RSS: lower is better.")
-    print("cairnd/etcd ratios: ops/s above 1 means cairnd is faster; p50, p99 and RSS below 1 mean cairnd is better.")
+    print("CPU µs: the server's CPU time per request (user + system, all members); the benchmark")
+    print("tool's own is in the log. Less disturbed by a busy machine than ops/s.")
+    print("cairnd/etcd ratios: ops/s above 1 means cairnd is faster; p50, p99, RSS and CPU below 1 mean cairnd is better.")
     print(head)
     print("-" * len(head))
     for row, total in rows:
@@ -380,12 +404,13 @@ def print_table(results: list[Result], rows: list[tuple[Row, int]], servers: lis
             title = f"{row.title} ({total})" if first else ""
             first = False
             line = (f"{title:<50} {s.label:<12} {fmt(r.ops, '9.0f')} {fmt(r.p50_ms, '8.3f')} "
-                    f"{fmt(r.p99_ms, '8.3f')} {fmt(r.rss_mib, '8.1f')}")
+                    f"{fmt(r.p99_ms, '8.3f')} {fmt(r.rss_mib, '8.1f')} {fmt(r.cpu_us, '7.1f')}")
             if c is not None and not s.is_cairnd:
                 line += (f"   {ratio(c.ops, r.ops):>18} {ratio(c.p50_ms, r.p50_ms):>6} "
-                         f"{ratio(c.p99_ms, r.p99_ms):>6} {ratio(c.rss_mib, r.rss_mib):>6}")
+                         f"{ratio(c.p99_ms, r.p99_ms):>6} {ratio(c.rss_mib, r.rss_mib):>6} "
+                         f"{ratio(c.cpu_us, r.cpu_us):>6}")
             else:
-                line += " " * 43
+                line += " " * 50
             notes = []
             if r.errors:
                 notes.append(f"{r.errors} errors")
@@ -500,7 +525,9 @@ def main() -> int:
                     r.extra["round"] = rnd + 1
                 results.append(r)
                 log(f"{row.name} {s.label}: ops/s {fmt(r.ops, '.0f')} p50 {fmt(r.p50_ms, '.3f')} ms "
-                    f"p99 {fmt(r.p99_ms, '.3f')} ms RSS {fmt(r.rss_mib, '.1f')} MiB {r.note}")
+                    f"p99 {fmt(r.p99_ms, '.3f')} ms RSS {fmt(r.rss_mib, '.1f')} MiB "
+                    f"server CPU {fmt(r.cpu_us, '.1f')} µs/op, benchmark tool CPU "
+                    f"{fmt(r.client_cpu_us, '.1f')} µs/op {r.note}")
         if opts.rounds > 1:
             print(f"\nround {rnd + 1}")
             print_table([r for r in results if r.extra.get("round") == rnd + 1], rows, servers)
