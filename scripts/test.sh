@@ -27,6 +27,9 @@ venv=$(scripts/venv.sh) || { echo "test: python venv failed" >&2; exit 1; }
 if compgen -G "tests/*/test_*.py" >/dev/null; then
   suite pytest "$venv/bin/python" -m pytest -q tests
 fi
+if [ -f bindings/python/pyproject.toml ]; then
+  suite "python binding" bindings/python/run-tests.sh "$venv"
+fi
 
 mapfile -t go_modules < <(find bindings/go tests -name go.mod -not -path '*/build/*' \
                             2>/dev/null | sort)

@@ -6,7 +6,7 @@
 # Usage: bindings/python/run-tests.sh VENV [pytest args...]
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
-venv=${1:?usage: run-tests.sh VENV [pytest args...]}
+venv=$(cd "${1:?usage: run-tests.sh VENV [pytest args...]}" && pwd)
 shift
 lib=${CAIRN_LIBRARY:-$root/build/dev/capi/libcairn.so.0}
 if [ ! -e "$lib" ]; then
@@ -15,8 +15,9 @@ if [ ! -e "$lib" ]; then
 fi
 CAIRN_LIBRARY=$lib "$venv/bin/pip" install --quiet --disable-pip-version-check "$root/bindings/python"
 preload=""
-if readelf -d "$lib" | grep -q 'libasan'; then
-  preload=$(gcc -print-file-name=libasan.so)
+if readelf -d "$lib" | grep libasan >/dev/null; then  # not -q: pipefail and SIGPIPE
+  # libstdc++ too: ASan intercepts __cxa_throw only if it is loaded when ASan starts.
+  preload="$(gcc -print-file-name=libasan.so) $(gcc -print-file-name=libstdc++.so)"
 fi
 cd "$root"
 LD_PRELOAD=$preload ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=0} \

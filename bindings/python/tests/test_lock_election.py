@@ -56,9 +56,10 @@ def test_acquire_with_a_timeout_gives_up_while_the_lock_is_held(cairn_client):
 
 def test_the_lock_key_lives_under_the_lock_name_while_held(cairn_client):
     with cairn_client.lock("named") as lock:
-        kv = cairn_client.get(lock.key)
+        key = lock.key
+        kv = cairn_client.get(key)
         assert kv is not None and kv.lease != 0
-    assert cairn_client.get(lock.key) is None
+    assert cairn_client.get(key) is None and lock.key is None
 
 
 def test_election_campaign_leader_proclaim_resign(cairn_client):

@@ -46,11 +46,12 @@ def test_compares_are_anded_and_value_compare_on_a_missing_key_is_false(cairn_cl
 
 def test_every_operation_kind_and_a_nested_txn(cairn_client):
     cairn_client.put(b"n/1", b"x")
+    cairn_client.put(b"guard", b"g")
     r = (cairn_client.txn().then(
         Op.put(b"n/2", b"y", prev_kv=True),
         Op.get(b"n/", prefix=True),
         Op.delete(b"n/1", prev_kv=True),
-        Op.txn([Compare.value(b"n/2") == b"y"], [Op.put(b"n/3", b"z")], [])).commit())
+        Op.txn([Compare.value(b"guard") == b"g"], [Op.put(b"n/3", b"z")], [])).commit())
     assert r.succeeded
     put, rng, dele, nested = r.responses
     assert put.prev_kv is None
@@ -58,6 +59,16 @@ def test_every_operation_kind_and_a_nested_txn(cairn_client):
     assert dele.deleted == 1 and dele.prev_kvs[0].value == b"x"
     assert isinstance(nested, cairn.TxnResult) and nested.succeeded
     assert cairn_client.get(b"n/3").value == b"z"
+
+
+def test_nested_compares_are_evaluated_before_any_operation_runs(cairn_client):
+    # As etcd does: the nested compare does not see the put made earlier in the same txn.
+    r = (cairn_client.txn().then(
+        Op.put(b"m/1", b"y"),
+        Op.txn([Compare.value(b"m/1") == b"y"], [Op.put(b"m/2", b"then")],
+               [Op.put(b"m/2", b"else")])).commit())
+    assert r.succeeded and not r.responses[1].succeeded
+    assert cairn_client.get(b"m/2").value == b"else"
 
 
 def test_a_txn_writes_in_one_revision(cairn_client):

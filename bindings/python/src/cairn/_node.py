@@ -54,6 +54,11 @@ class Node:
             listen_client_urls = f"http://127.0.0.1:{free_port()}"
         if listen_peer_urls is None:
             listen_peer_urls = f"http://127.0.0.1:{free_port()}"
+            if initial_advertise_peer_urls is None and initial_cluster is None:
+                # A lone member's id derives from its advertised peer URL: a fixed one (etcd's
+                # default) keeps the id, and so the data directory, valid across restarts on
+                # other ports. No one dials it while the member is alone.
+                initial_advertise_peer_urls = "http://localhost:2380"
         options: Dict[str, str] = {
             "name": name,
             "data-dir": os.fspath(data_dir),
