@@ -34,15 +34,18 @@ def sh(*cmd: str, env: dict | None = None) -> None:
     subprocess.run(cmd, check=True, cwd=ROOT, env=env)
 
 
-def prepare() -> None:
-    sh("flock", "/tmp/cairn-build.lock", "cmake", "--preset", "bench")
-    sh("flock", "/tmp/cairn-build.lock", "cmake", "--build", "--preset", "bench", "--target", "cairn")
+def prepare(library: str | None) -> None:
+    if library is None:
+        sh("flock", "/tmp/cairn-build.lock", "cmake", "--preset", "bench")
+        sh("flock", "/tmp/cairn-build.lock", "cmake", "--build", "--preset", "bench", "--target",
+           "cairn")
+        library = str(LIB)
     if not (VENV / "bin" / "python").exists():
         sh(sys.executable, "-m", "venv", str(VENV))
     pip = str(VENV / "bin" / "pip")
     sh(pip, "install", "--quiet", "--disable-pip-version-check", "-r",
        str(ROOT / "bench/python/requirements.txt"))
-    env = dict(os.environ, CAIRN_LIBRARY=str(LIB))
+    env = dict(os.environ, CAIRN_LIBRARY=library)
     sh(pip, "install", "--quiet", "--disable-pip-version-check", str(ROOT / "bindings/python"), env=env)
     GEN.mkdir(parents=True, exist_ok=True)
     protos = [str(p.relative_to(ROOT / "proto")) for p in (ROOT / "proto/etcd").rglob("*.proto")]
@@ -129,13 +132,15 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--value-size", type=int, default=256)
     ap.add_argument("--no-build", action="store_true", help="use the venv as it is")
+    ap.add_argument("--library", help="a libcairn.so.0 to use instead of building the bench "
+                    "preset's (an ASan build needs LD_PRELOAD and gives meaningless figures)")
     ap.add_argument("--inside", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.quick:
         args.puts, args.gets, args.rounds = 200, 2000, 1
     if not args.inside:
         if not args.no_build:
-            prepare()
+            prepare(args.library)
         os.execv(str(VENV / "bin" / "python"),
                  [str(VENV / "bin" / "python"), __file__, "--inside", *sys.argv[1:]])
     WORK.mkdir(parents=True, exist_ok=True)
