@@ -3,6 +3,7 @@ Python's shapes (context managers, iterators, exceptions)."""
 
 from __future__ import annotations
 
+import collections
 import queue
 import threading
 from typing import Any, Callable, Iterator, List, Optional, Sequence, Union
@@ -173,7 +174,7 @@ class Watch:
         self._end_lock = threading.Lock()
         self._ended = threading.Event()
         self.error: Optional[BaseException] = None
-        self._pending: List[Event] = []
+        self._pending: "collections.deque[Event]" = collections.deque()
         target = callback if callback is not None else self._queue.put
         self._w = native_client.watch(key, range_end, start_revision, prev_kv, no_put, no_delete,
                                       progress_notify, target, self._on_end)
@@ -244,7 +245,7 @@ class Watch:
             if r is None:
                 raise StopIteration
             self._pending.extend(r.events)
-        return self._pending.pop(0)
+        return self._pending.popleft()
 
     def next_event(self, timeout: Optional[float] = None) -> Optional[Event]:
         """The next Event, None once the watch has ended; queue.Empty after `timeout`."""
@@ -253,7 +254,7 @@ class Watch:
             if r is None:
                 return None
             self._pending.extend(r.events)
-        return self._pending.pop(0)
+        return self._pending.popleft()
 
 
 class Lease:
