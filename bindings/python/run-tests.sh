@@ -8,7 +8,7 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 venv=$(cd "${1:?usage: run-tests.sh VENV [pytest args...]}" && pwd)
 shift
-lib=${CAIRN_LIBRARY:-$root/build/dev/capi/libcairn.so.0}
+lib=$(realpath -m "${CAIRN_LIBRARY:-$root/build/dev/capi/libcairn.so.0}")
 if [ ! -e "$lib" ]; then
   echo "python binding: $lib not found (build the dev preset first)" >&2
   exit 1

@@ -81,6 +81,8 @@ class Node:
         self._lock = threading.Lock()
         self._closed = False
         self._n = _native.Node.start(list(options.items()))
+        # Kept: a stopped member's URLs still say where it was (a cluster's endpoint list).
+        self._client_urls: List[str] = list(self._n.client_urls())
         if wait:
             try:
                 self.wait_ready(ready_timeout)
@@ -95,8 +97,8 @@ class Node:
 
     @property
     def client_urls(self) -> List[str]:
-        """The URLs clients reach this member on (its advertised client URLs)."""
-        return list(self._n.client_urls())
+        """The URLs clients reach this member on, with the ports bound."""
+        return list(self._client_urls)
 
     @property
     def endpoint(self) -> str:

@@ -2,11 +2,8 @@
 
 - `cairn_node`: an embedded single-member node in a temporary directory, on free 127.0.0.1
   ports, stopped when the test ends;
-- `cairn_client`: an in-process client of `cairn_node`.
-
-`start_cluster` starts several embedded members as one cluster; it becomes the fixture
-`cairn_cluster` once members can form a cluster (issue 6: today a node refuses an
---initial-cluster that names other members, with Unimplemented)."""
+- `cairn_client`: an in-process client of `cairn_node`;
+- `cairn_cluster`: three embedded members forming one cluster (see Cluster)."""
 
 from __future__ import annotations
 
@@ -73,3 +70,9 @@ def cairn_node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Node]:
 def cairn_client(cairn_node: Node) -> Iterator[Client]:
     with cairn_node.client() as client:
         yield client
+
+
+@pytest.fixture
+def cairn_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+    with start_cluster(str(tmp_path_factory.mktemp("cairn-cluster"))) as cluster:
+        yield cluster
