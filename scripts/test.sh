@@ -22,6 +22,7 @@ cmake --preset dev >/dev/null && cmake --build --preset dev || {
 
 suite format scripts/check-format.sh
 suite ctest ctest --preset dev
+suite "C ABI (exports and abidiff against capi/abi/)" scripts/check-abi.sh
 
 venv=$(scripts/venv.sh) || { echo "test: python venv failed" >&2; exit 1; }
 if compgen -G "tests/*/test_*.py" >/dev/null; then
