@@ -510,6 +510,11 @@ Status Store::Load() {
   return Status::Ok();
 }
 
+Status Store::Reload() {
+  std::lock_guard<std::mutex> lock(write_mu_);
+  return Load();
+}
+
 template <typename Fn>
 auto Store::Write(uint64_t applied_index, std::vector<Event>* events, Fn fn)
     -> decltype(fn(std::declval<Writer*>())) {

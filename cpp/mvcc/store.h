@@ -55,6 +55,9 @@ class Store {
   Result<uint64_t> Checkpoint();
   // Stores the applied index of a raft entry that does not touch the MVCC state.
   Status SetAppliedIndex(uint64_t applied_index);
+  // Reads the meta record again, after the tables were replaced underneath (a raft
+  // snapshot installed by the server).
+  Status Reload();
 
   // Removes what the scheduled compaction made unreachable, in transactions of at most
   // about `batch` revisions each, pausing `pause` between them (etcd's defaults: 1000

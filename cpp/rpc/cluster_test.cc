@@ -73,6 +73,7 @@ class ClusterTest : public ::testing::Test {
     c.advertise_client_urls = c.listen_client_urls;
     c.initial_cluster = initial_cluster_;
     c.initial_cluster_token = token_;
+    c.snapshot_count = snapshot_count_;
     return c;
   }
 
@@ -131,6 +132,7 @@ class ClusterTest : public ::testing::Test {
 
   storage::TempDir dir_;
   std::string token_ = "cluster-test";
+  uint64_t snapshot_count_ = 10000;
   std::vector<std::string> names_;
   std::vector<std::string> peer_urls_;
   std::string initial_cluster_;
@@ -226,6 +228,73 @@ TEST_F(ClusterTest, AStoppedLeaderIsReplacedAndCatchesUpWhenItReturns) {
   auto got = Get(leader, "k39", false);
   ASSERT_TRUE(got.ok()) << got.status().ToString();
   EXPECT_EQ(got->kvs_size(), 1);
+}
+
+// The raft log is compacted every 20 entries (keeping a tail of 20).
+class CompactingClusterTest : public ClusterTest {
+ protected:
+  CompactingClusterTest() { snapshot_count_ = 20; }
+};
+
+TEST_F(CompactingClusterTest, AMemberFarBehindCatchesUpBySnapshot) {
+  const int leader = WaitForLeader();
+  ASSERT_GE(leader, 0);
+  const int behind = (leader + 1) % kMembers;
+  ASSERT_TRUE(Put(leader, "before", "1").ok());
+  StopMember(behind);
+  etcdserverpb::LeaseGrantRequest grant;
+  grant.set_ttl(600);
+  etcdserverpb::LeaseGrantResponse granted;
+  ASSERT_TRUE(Call(members_[leader].get(), &Member::LeaseGrant, grant, &granted).ok());
+  for (int i = 0; i < 300; ++i) {
+    etcdserverpb::PutRequest req;
+    req.set_key("k" + std::to_string(i));
+    req.set_value("v" + std::to_string(i));
+    if (i % 10 == 0) req.set_lease(granted.id());
+    etcdserverpb::PutResponse resp;
+    ASSERT_TRUE(Call(members_[leader].get(), &Member::Put, req, &resp).ok());
+  }
+  // The leader's log no longer holds what the stopped member lacks.
+  for (int i = 0; i < 400 && members_[leader]->raft_log_first_index() <= 10; ++i) {
+    ASSERT_TRUE(Put(leader, "tick", std::to_string(i)).ok());
+    std::this_thread::sleep_for(10ms);
+  }
+  ASSERT_GT(members_[leader]->raft_log_first_index(), 10u);
+  ASSERT_TRUE(StartMember(behind).ok());
+  bool converged = false;
+  for (int attempt = 0; attempt < 600 && !converged; ++attempt) {
+    etcdserverpb::HashKVResponse a, b;
+    converged = members_[leader]->HashKV({}, &a).ok() && members_[behind]->HashKV({}, &b).ok() &&
+                a.header().revision() == b.header().revision() && a.hash() == b.hash();
+    if (!converged) std::this_thread::sleep_for(25ms);
+  }
+  ASSERT_TRUE(converged);
+  // It came by snapshot: its log starts above the entries it never received.
+  EXPECT_GT(members_[behind]->raft_log_first_index(), 10u);
+  auto got = Get(behind, "k0", true);
+  ASSERT_TRUE(got.ok());
+  ASSERT_EQ(got->kvs_size(), 1);
+  EXPECT_EQ(got->kvs(0).lease(), granted.id());
+  auto before = Get(behind, "before", false);
+  ASSERT_TRUE(before.ok()) << before.status().ToString();
+  EXPECT_EQ(before->kvs_size(), 1);
+  // The lessor came with it, and the member keeps its own identity.
+  etcdserverpb::LeaseLeasesResponse leases;
+  ASSERT_TRUE(members_[behind]->LeaseLeases(&leases).ok());
+  ASSERT_EQ(leases.leases_size(), 1);
+  EXPECT_EQ(leases.leases(0).id(), granted.id());
+  EXPECT_EQ(members_[behind]->Members().size(), 3u);
+  // Writes after the snapshot keep flowing to it.
+  ASSERT_TRUE(Put(leader, "after", "1").ok());
+  auto after = Get(behind, "after", false);
+  ASSERT_TRUE(after.ok()) << after.status().ToString();
+  EXPECT_EQ(after->kvs_size(), 1);
+  // And it keeps all of it across a restart.
+  StopMember(behind);
+  ASSERT_TRUE(StartMember(behind).ok());
+  auto again = Get(behind, "k299", false);
+  ASSERT_TRUE(again.ok()) << again.status().ToString();
+  EXPECT_EQ(again->kvs_size(), 1);
 }
 
 TEST_F(ClusterTest, ADataDirOfAnotherClusterIsRefused) {

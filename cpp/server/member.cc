@@ -11,6 +11,7 @@
 
 #include "base/etcd_errors.h"
 #include "base/log.h"
+#include "lease/lease_store.h"
 #include "mvcc/check.h"
 #include "server/convert.h"
 #include "server/ids.h"
@@ -171,6 +172,8 @@ Status Member::Open() {
   std::filesystem::permissions(dir, std::filesystem::perms::owner_all,
                                std::filesystem::perm_options::replace, ec);
 
+  // A snapshot that was arriving or waiting when the member stopped is of no use now.
+  std::filesystem::remove_all(dir + ".snapshot-incoming", ec);
   storage::DbOptions db_options;
   db_options.checkpoint_interval_s = 0;  // the apply thread checkpoints between entries
   CAIRN_ASSIGN_OR_RETURN(db_, storage::Db::Open(dir, db_options));
@@ -178,9 +181,8 @@ Status Member::Open() {
   CAIRN_ASSIGN_OR_RETURN(store_, mvcc::Store::Open(db_.get()));
   const int election_ticks = static_cast<int>(
       std::max<uint32_t>(2, config_.election_timeout_ms / config_.heartbeat_interval_ms));
-  lease::LessorOptions lease_options;
-  lease_options.min_ttl_s = lease::MinLeaseTTL(election_ticks, config_.heartbeat_interval_ms);
-  CAIRN_ASSIGN_OR_RETURN(lessor_, lease::Lessor::Open(db_.get(), lease_options));
+  lease_options_.min_ttl_s = lease::MinLeaseTTL(election_ticks, config_.heartbeat_interval_ms);
+  CAIRN_ASSIGN_OR_RETURN(lessor_, lease::Lessor::Open(db_.get(), lease_options_));
   watch::HubOptions hub_options;
   // etcd fragments watch responses past --max-request-bytes plus gRPC's overhead.
   hub_options.max_request_bytes = config_.max_request_bytes + 512 * 1024;
@@ -953,8 +955,219 @@ void Member::SendMessages(std::vector<raft::Message> messages) {
 }
 
 void Member::SendSnapshotMessage(raft::Message message) {
-  // Not yet: snapshots to followers come with the snapshot transfer.
-  ReportSnapshot(message.to, false);
+  // Raft's message names where the log was compacted; what goes out is the state as of
+  // the applied index when the backup starts (at or above it), as etcd's merged snapshot.
+  checkpointer_.Push([this, m = std::move(message)]() mutable {
+    std::unique_ptr<SnapshotReader> reader;
+    {
+      std::lock_guard gate(apply_gate_);
+      std::shared_lock lock(close_mu_);
+      if (!db_) return;
+      auto r = SnapshotReader::Open(db_.get(), config_.EffectiveDataDir());
+      if (!r.ok()) {
+        log::Warn("cannot take a snapshot for a follower", {{"error", r.status().ToString()}});
+        ReportSnapshot(m.to, false);
+        return;
+      }
+      reader = std::move(*r);
+      m.snapshot.metadata.index = store_->applied_index();
+      m.snapshot.metadata.term = applied_term_.load();
+      m.snapshot.metadata.conf_state = {};
+      std::lock_guard members(members_mu_);
+      for (const MemberInfo& info : members_) {
+        (info.is_learner ? m.snapshot.metadata.conf_state.learners
+                         : m.snapshot.metadata.conf_state.voters)
+            .push_back(info.id);
+      }
+    }
+    std::sort(m.snapshot.metadata.conf_state.voters.begin(),
+              m.snapshot.metadata.conf_state.voters.end());
+    std::sort(m.snapshot.metadata.conf_state.learners.begin(),
+              m.snapshot.metadata.conf_state.learners.end());
+    log::Info("sending a snapshot", {{"to", IdToHex(m.to)},
+                                     {"index", m.snapshot.metadata.index},
+                                     {"bytes", reader->total_bytes()}});
+    transport_->SendSnapshot(std::move(m), std::move(reader));
+  });
+}
+
+namespace {
+
+// Hands the unpacked snapshot to the member once it is complete.
+class StagingSink final : public SnapshotSink {
+ public:
+  StagingSink(std::unique_ptr<SnapshotUnpacker> unpacker, std::function<Status()> finish,
+              std::function<void()> abandon)
+      : unpacker_(std::move(unpacker)), finish_(std::move(finish)), abandon_(std::move(abandon)) {}
+  ~StagingSink() override {
+    if (!finished_) abandon_();
+  }
+  Status Write(std::string_view bytes) override { return unpacker_->Write(bytes); }
+  Status Finish() override {
+    CAIRN_RETURN_IF_ERROR(unpacker_->Finish());
+    finished_ = true;
+    return finish_();
+  }
+
+ private:
+  std::unique_ptr<SnapshotUnpacker> unpacker_;
+  std::function<Status()> finish_;
+  std::function<void()> abandon_;
+  bool finished_ = false;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<SnapshotSink>> Member::ReceiveSnapshot(raft::Message message,
+                                                              uint64_t total_bytes) {
+  if (stopped_) return etcd::Stopped();
+  const std::string dir = config_.EffectiveDataDir() + ".snapshot-incoming";
+  {
+    std::lock_guard lock(snap_mu_);
+    if (receiving_ || staged_index_ != 0) return Unavailable("a snapshot is being installed");
+    receiving_ = true;
+  }
+  std::error_code ec;
+  std::filesystem::remove_all(dir, ec);
+  auto unpacker = SnapshotUnpacker::Create(dir, total_bytes);
+  if (!unpacker.ok()) {
+    std::lock_guard lock(snap_mu_);
+    receiving_ = false;
+    return unpacker.status();
+  }
+  log::Info("receiving a snapshot", {{"from", IdToHex(message.from)},
+                                     {"index", message.snapshot.metadata.index},
+                                     {"bytes", total_bytes}});
+  auto finish = [this, dir, m = std::move(message)]() mutable -> Status {
+    {
+      std::lock_guard lock(snap_mu_);
+      receiving_ = false;
+      staged_index_ = m.snapshot.metadata.index;
+      staged_dir_ = dir;
+    }
+    // Raft decides whether it still wants it; if so, the next Ready carries it.
+    Step(std::move(m));
+    return Status::Ok();
+  };
+  auto abandon = [this, dir] {
+    std::lock_guard lock(snap_mu_);
+    receiving_ = false;
+    std::error_code e;
+    std::filesystem::remove_all(dir, e);
+  };
+  return std::unique_ptr<SnapshotSink>(
+      new StagingSink(std::move(*unpacker), std::move(finish), std::move(abandon)));
+}
+
+Status Member::CopyStagedState(const std::string& staged) {
+  storage::DbOptions options;
+  options.checkpoint_interval_s = 0;
+  CAIRN_ASSIGN_OR_RETURN(auto from_db, storage::Db::Open(staged, options));
+  CAIRN_ASSIGN_OR_RETURN(auto from, from_db->OpenSession());
+  CAIRN_ASSIGN_OR_RETURN(auto to, db_->OpenSession());
+  // Every table of the replicated state; the raft log and its state stay this member's.
+  const std::vector<std::string> tables = {storage::kMvccRevTable,     storage::kMvccIndexTable,
+                                           storage::kMvccCurrentTable, storage::kMetaTable,
+                                           lease::kLeaseTable,         lease::kLeaseKeysTable};
+  // One transaction: readers see the old state or the new one. The state tables become
+  // durable together at the checkpoint that follows.
+  CAIRN_ASSIGN_OR_RETURN(storage::Transaction txn, storage::Transaction::Begin(to.get()));
+  for (const std::string& uri : tables) {
+    CAIRN_ASSIGN_OR_RETURN(storage::Cursor dst, to->OpenCursor(uri.c_str()));
+    std::vector<std::string> old_keys;
+    while (true) {
+      CAIRN_ASSIGN_OR_RETURN(bool more, dst.Next());
+      if (!more) break;
+      old_keys.emplace_back(dst.key());
+    }
+    for (const std::string& k : old_keys) CAIRN_RETURN_IF_ERROR(dst.Delete(k));
+    auto src_or = from->OpenCursor(uri.c_str());
+    if (!src_or.ok()) continue;  // the sender never created it: it stays empty here
+    storage::Cursor src = std::move(*src_or);
+    while (true) {
+      CAIRN_ASSIGN_OR_RETURN(bool more, src.Next());
+      if (!more) break;
+      CAIRN_RETURN_IF_ERROR(dst.Put(src.key(), src.value()));
+    }
+  }
+  return txn.Commit();
+}
+
+void Member::InstallSnapshot(const raft::Snapshot& snapshot) {
+  std::string staged;
+  {
+    std::lock_guard lock(snap_mu_);
+    if (staged_index_ != snapshot.metadata.index) {
+      log::Error("raft installs a snapshot that was not received; stopping",
+                 {{"index", snapshot.metadata.index}, {"staged", staged_index_}});
+      std::abort();
+    }
+    staged = staged_dir_;
+  }
+  log::Info("installing a snapshot", {{"index", snapshot.metadata.index}});
+  {
+    // Nothing applies meanwhile; entries queued before are all below the snapshot and are
+    // skipped by their index once the state is replaced.
+    std::lock_guard gate(apply_gate_);
+    std::unique_lock close(close_mu_);
+    Status s = CopyStagedState(staged);
+    // The new state is durable before the log forgets the entries below it: a crash in
+    // between leaves the new state with the old log, which raft completes.
+    if (s.ok()) s = db_->Checkpoint();
+    if (s.ok()) s = log_store_->ApplySnapshot(snapshot);
+    if (s.ok()) s = store_->Reload();
+    if (s.ok()) {
+      auto lessor = lease::Lessor::Open(db_.get(), lease_options_);
+      if (lessor.ok()) {
+        lessor_ = std::move(*lessor);
+      } else {
+        s = lessor.status();
+      }
+    }
+    if (!s.ok()) {
+      log::Error("cannot install a snapshot; stopping", {{"error", s.ToString()}});
+      std::abort();
+    }
+    // The membership came with the state; this member's identity stays its own.
+    cairn::internal::Membership saved;
+    {
+      auto session = db_->Acquire();
+      if (session.ok()) {
+        auto meta = (*session)->OpenCursor(storage::kMetaTable);
+        auto found = meta.ok() ? meta->Find(kMembershipKey) : Result<bool>(false);
+        if (found.ok() && *found) {
+          saved.ParseFromArray(meta->value().data(), static_cast<int>(meta->value().size()));
+        }
+      }
+    }
+    {
+      std::lock_guard lock(members_mu_);
+      members_.clear();
+      for (const auto& r : saved.members()) members_.push_back(FromRecord(r));
+      removed_.assign(saved.removed().begin(), saved.removed().end());
+    }
+    if (Status m = SaveMembership(); !m.ok()) {
+      log::Error("cannot save membership", {{"error", m.ToString()}});
+    }
+    applied_ = snapshot.metadata.index;
+    applied_term_ = snapshot.metadata.term;
+    durable_applied_ = snapshot.metadata.index;
+    log_first_index_ = snapshot.metadata.index + 1;
+    is_learner_ = std::find(snapshot.metadata.conf_state.learners.begin(),
+                            snapshot.metadata.conf_state.learners.end(),
+                            id_) != snapshot.metadata.conf_state.learners.end();
+    hub_->Restore(store_->current_revision());
+  }
+  {
+    std::lock_guard lock(snap_mu_);
+    staged_index_ = 0;
+    staged_dir_.clear();
+  }
+  std::error_code ec;
+  std::filesystem::remove_all(staged, ec);
+  ReleaseReads();
+  log::Info("installed a snapshot",
+            {{"index", snapshot.metadata.index}, {"revision", store_->current_revision()}});
 }
 
 void Member::MaybePublish(Clock::time_point now) {
@@ -975,10 +1188,6 @@ void Member::Step(raft::Message message) {
     incoming_.push_back(std::move(message));
   }
   raft_cv_.notify_one();
-}
-
-Result<std::unique_ptr<SnapshotSink>> Member::ReceiveSnapshot(raft::Message, uint64_t) {
-  return Unimplemented("this member does not install snapshots yet");
 }
 
 void Member::ReportUnreachable(uint64_t id) {
@@ -1054,6 +1263,7 @@ void Member::HandleReady(raft::Ready rd) {
   }
   // A leader's appends may go out before its own write (see raft.h).
   SendMessages(std::move(rd.messages));
+  if (!rd.snapshot.IsEmpty()) InstallSnapshot(rd.snapshot);
   if (rd.hard_state || !rd.entries.empty()) {
     Status s = log_store_->Save(rd.hard_state, rd.entries, rd.must_sync);
     if (!s.ok()) {
@@ -1146,7 +1356,10 @@ void Member::ApplyLoop() {
       entries = std::move(apply_queue_.front());
       apply_queue_.pop_front();
     }
-    for (const raft::Entry& e : entries) ApplyEntry(e);
+    {
+      std::lock_guard gate(apply_gate_);
+      for (const raft::Entry& e : entries) ApplyEntry(e);
+    }
     // Sending a reply costs about as much as applying its write: another thread sends them,
     // so that applying the next batch overlaps with it.
     if (!replies_.empty()) {
@@ -1296,6 +1509,7 @@ Status Member::ApplyLeaseRevoke(int64_t id, uint64_t index, std::vector<mvcc::Ev
 
 void Member::ApplyEntry(const raft::Entry& entry) {
   if (entry.index <= store_->applied_index()) return;  // applied before a restart
+  applied_term_ = entry.term;
   if (entry.type == raft::EntryType::kConfChange) return ApplyConfChangeEntry(entry);
   cairn::internal::Request req;
   if (entry.type != raft::EntryType::kNormal || entry.data.empty() ||

@@ -194,6 +194,9 @@ class Member final : public TransportEvents, public PeerHandler {
   void ProposeInternal(cairn::internal::Request req);
   void SendMessages(std::vector<raft::Message> messages);
   void SendSnapshotMessage(raft::Message message);
+  // Raft thread: replaces the state with the staged snapshot raft accepted, then the log.
+  void InstallSnapshot(const raft::Snapshot& snapshot);
+  Status CopyStagedState(const std::string& staged);
   void MaybePublish(std::chrono::steady_clock::time_point now);
 
   // Apply thread.
@@ -222,6 +225,15 @@ class Member final : public TransportEvents, public PeerHandler {
   std::vector<MemberInfo> members_;  // guarded by members_mu_
   std::vector<uint64_t> removed_;    // guarded by members_mu_
   std::atomic<bool> is_learner_{false};
+  lease::LessorOptions lease_options_;
+  // Held by the apply thread while it applies a batch, so a snapshot sees whole entries.
+  std::mutex apply_gate_;
+  std::atomic<uint64_t> applied_term_{0};
+  // A snapshot received and unpacked, waiting for raft to hand it back in a Ready.
+  std::mutex snap_mu_;
+  bool receiving_ = false;     // guarded by snap_mu_
+  uint64_t staged_index_ = 0;  // guarded by snap_mu_
+  std::string staged_dir_;     // guarded by snap_mu_
   std::atomic<bool> published_{false};
   std::chrono::steady_clock::time_point next_publish_;  // raft thread only
   std::chrono::milliseconds tick_;

@@ -1,6 +1,8 @@
 // Streams a WiredTiger hot backup as one Cairn snapshot.
 #include "server/snapshot.h"
 
+#include <fcntl.h>
+#include <unistd.h>
 #include <wiredtiger.h>
 
 #include <filesystem>
@@ -108,6 +110,152 @@ Status SnapshotReader::Read(size_t max, std::string* out) {
       header_done_ = false;
       ++file_index_;
     }
+  }
+  return Status::Ok();
+}
+
+}  // namespace cairn::server
+
+namespace cairn::server {
+
+Result<std::unique_ptr<SnapshotUnpacker>> SnapshotUnpacker::Create(const std::string& dir,
+                                                                   uint64_t total_bytes) {
+  if (total_bytes < kMagic.size() + kHashSize) return InvalidArgument("snapshot too short");
+  std::error_code ec;
+  if (!std::filesystem::create_directory(dir, ec)) {
+    return Internal("cannot create " + dir + (ec ? ": " + ec.message() : ": it exists"));
+  }
+  std::unique_ptr<SnapshotUnpacker> u(new SnapshotUnpacker());
+  u->dir_ = dir;
+  u->total_ = total_bytes;
+  u->need_ = kMagic.size();
+  u->sha_ = EVP_MD_CTX_new();
+  EVP_DigestInit_ex(u->sha_, EVP_sha256(), nullptr);
+  return u;
+}
+
+SnapshotUnpacker::~SnapshotUnpacker() {
+  if (sha_ != nullptr) EVP_MD_CTX_free(sha_);
+}
+
+Status SnapshotUnpacker::Write(std::string_view bytes) {
+  if (seen_ + bytes.size() > total_) return InvalidArgument("snapshot longer than announced");
+  const uint64_t body_end = total_ - kHashSize;
+  if (seen_ < body_end) {
+    const size_t body = static_cast<size_t>(std::min<uint64_t>(bytes.size(), body_end - seen_));
+    EVP_DigestUpdate(sha_, bytes.data(), body);
+    CAIRN_RETURN_IF_ERROR(Consume(bytes.substr(0, body)));
+    seen_ += body;
+    bytes.remove_prefix(body);
+  }
+  trailer_.append(bytes);
+  seen_ += bytes.size();
+  return Status::Ok();
+}
+
+Status SnapshotUnpacker::Consume(std::string_view bytes) {
+  auto be = [](std::string_view b) {
+    uint64_t v = 0;
+    for (unsigned char c : b) v = (v << 8) | c;
+    return v;
+  };
+  while (!bytes.empty()) {
+    if (state_ == State::kPadding) {
+      if (bytes.find_first_not_of('\0') != std::string_view::npos) {
+        return DataLoss("snapshot padding is not zero");
+      }
+      return Status::Ok();
+    }
+    if (state_ == State::kContents) {
+      const size_t n = static_cast<size_t>(std::min<uint64_t>(need_, bytes.size()));
+      out_.write(bytes.data(), static_cast<std::streamsize>(n));
+      if (!out_) return Internal("cannot write " + name_);
+      need_ -= n;
+      bytes.remove_prefix(n);
+      if (need_ == 0) {
+        out_.close();
+        state_ = State::kNameLength;
+        need_ = 4;
+      }
+      continue;
+    }
+    // Header fields arrive whole in `pending_` first.
+    const size_t n = static_cast<size_t>(std::min<uint64_t>(need_ - pending_.size(), bytes.size()));
+    pending_.append(bytes.substr(0, n));
+    bytes.remove_prefix(n);
+    if (pending_.size() < need_) continue;
+    std::string field = std::move(pending_);
+    pending_.clear();
+    switch (state_) {
+      case State::kMagic:
+        if (field != kMagic) return DataLoss("not a Cairn snapshot");
+        state_ = State::kNameLength;
+        need_ = 4;
+        break;
+      case State::kNameLength: {
+        const uint64_t len = be(field);
+        // A name of length 0 cannot start a file: the zeros are the padding.
+        if (len == 0) {
+          state_ = State::kPadding;
+          need_ = 0;
+          break;
+        }
+        if (len > 4096) return DataLoss("snapshot file name too long");
+        state_ = State::kName;
+        need_ = len;
+        break;
+      }
+      case State::kName:
+        if (field.find('/') != std::string::npos || field == "." || field == "..") {
+          return DataLoss("snapshot file name not plain: " + field);
+        }
+        name_ = field;
+        state_ = State::kSize;
+        need_ = 8;
+        break;
+      case State::kSize:
+        out_ = std::ofstream(std::filesystem::path(dir_) / name_, std::ios::binary);
+        if (!out_) return Internal("cannot create " + name_);
+        need_ = be(field);
+        state_ = State::kContents;
+        if (need_ == 0) {
+          out_.close();
+          state_ = State::kNameLength;
+          need_ = 4;
+        }
+        break;
+      case State::kContents:
+      case State::kPadding: break;
+    }
+  }
+  return Status::Ok();
+}
+
+Status SnapshotUnpacker::Finish() {
+  if (seen_ != total_) return DataLoss("snapshot ended early");
+  if (state_ != State::kPadding &&
+      !(state_ == State::kNameLength && pending_.find_first_not_of('\0') == std::string::npos)) {
+    return DataLoss("snapshot ended inside a file");
+  }
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  EVP_DigestFinal_ex(sha_, digest, &len);
+  if (trailer_ != std::string_view(reinterpret_cast<const char*>(digest), len)) {
+    return DataLoss("snapshot hash mismatch");
+  }
+  // Durable before anything refers to them.
+  for (const auto& entry : std::filesystem::directory_iterator(dir_)) {
+    int fd = ::open(entry.path().c_str(), O_RDONLY);
+    if (fd < 0 || ::fsync(fd) != 0) {
+      if (fd >= 0) ::close(fd);
+      return Internal("cannot sync " + entry.path().string());
+    }
+    ::close(fd);
+  }
+  int fd = ::open(dir_.c_str(), O_RDONLY | O_DIRECTORY);
+  if (fd >= 0) {
+    ::fsync(fd);
+    ::close(fd);
   }
   return Status::Ok();
 }

@@ -11,6 +11,7 @@
 #include <fstream>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <openssl/evp.h>
@@ -65,6 +66,45 @@ class SnapshotReader final : public SnapshotSource {
   bool trailer_done_ = false;
   uint64_t total_ = 0;
   uint64_t sent_ = 0;
+  EVP_MD_CTX* sha_ = nullptr;
+};
+
+// Unpacks a snapshot stream into a directory as it arrives, checking its SHA-256 at the
+// end. The directory is created (it must not exist) and holds complete, synced files once
+// Finish succeeded; the caller removes it otherwise.
+// Thread safety: one thread at a time.
+class SnapshotUnpacker {
+ public:
+  static Result<std::unique_ptr<SnapshotUnpacker>> Create(const std::string& dir,
+                                                          uint64_t total_bytes);
+  ~SnapshotUnpacker();
+  SnapshotUnpacker(const SnapshotUnpacker&) = delete;
+  SnapshotUnpacker& operator=(const SnapshotUnpacker&) = delete;
+
+  Status Write(std::string_view bytes);
+  // Every byte arrived, the hash matches and the files are on disk.
+  Status Finish();
+
+ private:
+  SnapshotUnpacker() = default;
+  Status Consume(std::string_view bytes);
+
+  std::string dir_;
+  uint64_t total_ = 0;
+  uint64_t seen_ = 0;
+  std::string pending_;  // header bytes not yet complete
+  enum class State {
+    kMagic,
+    kNameLength,
+    kName,
+    kSize,
+    kContents,
+    kPadding
+  } state_ = State::kMagic;
+  uint64_t need_ = 0;  // bytes the current state still needs
+  std::string name_;
+  std::ofstream out_;
+  std::string trailer_;
   EVP_MD_CTX* sha_ = nullptr;
 };
 
