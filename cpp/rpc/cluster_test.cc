@@ -191,6 +191,58 @@ TEST_F(ClusterTest, LeaseCallsOnAFollowerAreAnsweredByTheLeader) {
   EXPECT_EQ(leases.leases(0).id(), granted.id());
 }
 
+TEST_F(ClusterTest, ALeaseKeepsItsTimeAcrossALeaderChangeAndExpiresThroughTheLeader) {
+  const int leader = WaitForLeader();
+  ASSERT_GE(leader, 0);
+  const int follower = (leader + 1) % kMembers;
+  etcdserverpb::LeaseGrantRequest grant;
+  grant.set_ttl(60);
+  etcdserverpb::LeaseGrantResponse long_lease;
+  ASSERT_TRUE(Call(members_[follower].get(), &Member::LeaseGrant, grant, &long_lease).ok());
+  grant.set_ttl(1);  // raised to the minimum, about 1.5 election timeouts
+  etcdserverpb::LeaseGrantResponse short_lease;
+  ASSERT_TRUE(Call(members_[follower].get(), &Member::LeaseGrant, grant, &short_lease).ok());
+  etcdserverpb::PutRequest put;
+  put.set_key("ephemeral");
+  put.set_lease(short_lease.id());
+  etcdserverpb::PutResponse put_resp;
+  ASSERT_TRUE(Call(members_[follower].get(), &Member::Put, put, &put_resp).ok());
+  etcdserverpb::LeaseKeepAliveRequest ka;
+  ka.set_id(long_lease.id());
+  etcdserverpb::LeaseKeepAliveResponse kar;
+  ASSERT_TRUE(Call(members_[follower].get(), &Member::LeaseKeepAlive, ka, &kar).ok());
+
+  // The leader revokes the short lease through raft: its key goes on every member.
+  for (int i = 0; i < kMembers; ++i) {
+    bool gone = false;
+    for (int attempt = 0; attempt < 400 && !gone; ++attempt) {
+      auto got = Get(i, "ephemeral", true);
+      gone = got.ok() && got->kvs_size() == 0;
+      if (!gone) std::this_thread::sleep_for(25ms);
+    }
+    EXPECT_TRUE(gone) << "member " << i;
+  }
+
+  StopMember(leader);
+  const int next = WaitForLeader();
+  ASSERT_GE(next, 0);
+  const int asker = (next + 1) % kMembers == leader ? (next + 2) % kMembers : (next + 1) % kMembers;
+  etcdserverpb::LeaseTimeToLiveRequest ttl;
+  ttl.set_id(long_lease.id());
+  etcdserverpb::LeaseTimeToLiveResponse ttlr;
+  Status s;
+  for (int attempt = 0; attempt < 200; ++attempt) {
+    s = Call(members_[asker].get(), &Member::LeaseTimeToLive, ttl, &ttlr);
+    if (s.ok()) break;
+    std::this_thread::sleep_for(25ms);
+  }
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  EXPECT_EQ(ttlr.grantedttl(), 60);
+  // Renewed just before the change: what remains is not cut short by the new leader.
+  EXPECT_GT(ttlr.ttl(), 45);
+  EXPECT_EQ(ttlr.header().member_id(), members_[next]->id());
+}
+
 TEST_F(ClusterTest, AStoppedLeaderIsReplacedAndCatchesUpWhenItReturns) {
   const int leader = WaitForLeader();
   ASSERT_GE(leader, 0);

@@ -336,7 +336,13 @@ class WatchReactor final
  public:
   explicit WatchReactor(server::Member* member) : member_(member) {}
 
-  void Begin() {
+  // `refusal` not OK: the stream ends at once with it (etcd's learner and hasleader checks).
+  void Begin(const Status& refusal) {
+    if (!refusal.ok()) {
+      std::lock_guard lock(mu_);
+      FinishLocked(ToGrpc(refusal));
+      return;
+    }
     stream_ = member_->OpenWatchStream([this] { OnWake(); });
     if (!stream_) {
       std::lock_guard lock(mu_);
@@ -432,9 +438,11 @@ class WatchReactor final
 }  // namespace
 
 grpc::ServerBidiReactor<etcdserverpb::WatchRequest, etcdserverpb::WatchResponse>*
-WatchService::Watch(grpc::CallbackServerContext*) {
+WatchService::Watch(grpc::CallbackServerContext* ctx) {
   auto* reactor = new WatchReactor(member_);
-  reactor->Begin();
+  Status refusal = member_->CheckNotLearner();
+  if (refusal.ok()) refusal = CheckLeader(ctx, member_);
+  reactor->Begin(refusal);
   return reactor;
 }
 
