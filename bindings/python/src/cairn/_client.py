@@ -6,7 +6,7 @@ from __future__ import annotations
 import collections
 import queue
 import threading
-from typing import Any, Callable, Iterator, List, Optional, Sequence, Union
+from typing import Any, Callable, Iterator, List, Optional, Sequence, Union, cast
 
 from . import _native
 from ._txn import BytesLike, Compare, Op, Txn, key_range, lease_id_of, to_bytes
@@ -40,7 +40,7 @@ class Client:
             if isinstance(endpoints, str):
                 endpoints = [e for e in endpoints.split(",") if e]
             _native_client = _native.Client.connect(list(endpoints), float(dial_timeout))
-        self._c = _native_client
+        self._c: _native.Client = _native_client
         self._lock = threading.Lock()
         self._closed = False
 
@@ -167,7 +167,7 @@ class Watch:
 
     _END = object()
 
-    def __init__(self, native_client: Any, key: bytes, range_end: bytes, start_revision: int,
+    def __init__(self, native_client: _native.Client, key: bytes, range_end: bytes, start_revision: int,
                  prev_kv: bool, no_put: bool, no_delete: bool, progress_notify: bool,
                  callback: Optional[Callable[[WatchResponse], Any]]) -> None:
         self._queue: "queue.SimpleQueue[Any]" = queue.SimpleQueue()
@@ -227,7 +227,7 @@ class Watch:
         if isinstance(item, BaseException):
             self._queue.put(self._END)
             raise item
-        return item
+        return cast(WatchResponse, item)
 
     def responses(self, timeout: Optional[float] = None) -> Iterator[WatchResponse]:
         while True:
@@ -458,7 +458,7 @@ class Observation:
 
     _END = object()
 
-    def __init__(self, native_client: Any, name: bytes) -> None:
+    def __init__(self, native_client: _native.Client, name: bytes) -> None:
         self._queue: "queue.SimpleQueue[Any]" = queue.SimpleQueue()
         self._end_lock = threading.Lock()
         self._ended = False
@@ -489,7 +489,7 @@ class Observation:
         if isinstance(item, BaseException):
             self._queue.put(self._END)
             raise item
-        return item
+        return cast(KeyValue, item)
 
     def __iter__(self) -> "Observation":
         return self
