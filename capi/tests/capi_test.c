@@ -560,6 +560,20 @@ static void exercise(cairn_client* c, const char* p /* key prefix */) {
   CHECK(rec.frees == 1);
   recorder_destroy(&rec);
 
+  /* Filters: a watch without puts sees only the delete. */
+  recorder_init(&rec);
+  wo = (cairn_watch_options)CAIRN_WATCH_OPTIONS_INIT;
+  wo.filter_put = 1;
+  wo.from_key = 1;
+  OK(cairn_watch_start(&w, c, B(k2), L(k2), &wo, on_watch, &rec, recorder_free, NULL, ERR));
+  OK(cairn_kv_put(NULL, c, B(k2), L(k2), B("f1"), 2, NULL, NULL, ERR));
+  OK(cairn_kv_delete(NULL, c, B(k2), L(k2), NULL, NULL, ERR));
+  CHECK(recorder_wait(&rec, &rec.events, 1));
+  sleep_ms(100);
+  CHECK(recorder_get(&rec, &rec.events) == 1);
+  cairn_watch_free(w);
+  recorder_destroy(&rec);
+
   /* Leases. */
   OK(cairn_lease_grant(&lease, &ttl, c, 30, 0, NULL, ERR));
   CHECK(lease != 0 && ttl == 30);
@@ -755,6 +769,27 @@ static void exercise_compaction(cairn_client* c) {
   recorder_destroy(&rec);
 }
 
+/* A client's request timeout bounds a call that waits: a lock held by another. */
+static void test_request_timeout(cairn_client* holder, cairn_client* waiter) {
+  cairn_bytes *key = NULL, *key2 = NULL;
+  int64_t lease = 0;
+  size_t len;
+  const uint8_t* data;
+  OK(cairn_lease_grant(&lease, NULL, holder, 30, 0, NULL, ERR));
+  OK(cairn_lock_acquire(&key, holder, B("timeout-lock"), 12, lease, NULL, ERR));
+  {
+    cairn_error* e = NULL;
+    CHECK(cairn_lock_acquire(&key2, waiter, B("timeout-lock"), 12, 0, NULL, &e) == CAIRN_ETIMEDOUT);
+    CHECK(key2 == NULL && e != NULL && cairn_error_retryable(e) == 1);
+    CHECK(cairn_error_grpc_code(e) == 4);
+    cairn_error_free(e);
+  }
+  data = cairn_bytes_data(key, &len);
+  OK(cairn_lock_release(holder, data, len, NULL, ERR));
+  cairn_bytes_free(key);
+  OK(cairn_lease_revoke(holder, lease, NULL, ERR));
+}
+
 int main(void) {
   char dir[] = "/tmp/cairn-capi-test-XXXXXX";
   char data_dir[128];
@@ -819,6 +854,20 @@ int main(void) {
     OK(cairn_client_connect(&remote, endpoints, 2, &co, NULL, ERR));
     exercise(remote, "remote");
     exercise_compaction(remote);
+
+    co = (cairn_client_options)CAIRN_CLIENT_OPTIONS_INIT;
+    co.request_timeout_ms = 300;
+    OK(cairn_node_client(&c, node, &co, ERR));
+    test_request_timeout(remote, c);
+    cairn_client_free(c);
+    c = NULL;
+    endpoints[0] = url;
+    OK(cairn_client_connect(&c, endpoints, 1, &co, NULL, ERR));
+    test_request_timeout(local, c);
+    cairn_client_free(c);
+    c = NULL;
+    co.request_timeout_ms = -1;
+    EXPECT_CODE(CAIRN_EINVAL, cairn_client_connect(&c, endpoints, 1, &co, NULL, ERR));
   }
 
   /* Stopping the node ends the in-process client's watches and fails its calls. */
