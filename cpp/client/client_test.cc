@@ -2,7 +2,11 @@
 // calls must give the same answers, errors included.
 #include "client/client.h"
 
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <chrono>
@@ -331,6 +335,79 @@ TEST_P(NetworkClientTest, ReadsAndWritesMoveToTheNextEndpointWhenOneIsDown) {
   ASSERT_TRUE(w.ok()) << w.status().ToString();
 }
 INSTANTIATE_TEST_SUITE_P(Grpc, NetworkClientTest, ::testing::Values(Kind::kGrpc));
+
+// A free TCP port on 127.0.0.1 (the kernel's choice; released for the caller to bind).
+int FreePort() {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof(addr);
+  int port = 0;
+  if (bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0 &&
+      getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0) {
+    port = ntohs(addr.sin_port);
+  }
+  close(fd);
+  return port;
+}
+
+// Three members in this process; the network client is given all three and loses the one
+// it talks to.
+TEST(ClusterFailoverTest, ANetworkClientMovesToAnotherMemberWhenItsMemberStops) {
+  storage::TempDir dir;
+  const std::vector<std::string> names = {"a", "b", "c"};
+  std::vector<std::string> peers, clients;
+  std::string initial_cluster;
+  for (const std::string& n : names) {
+    peers.push_back("http://127.0.0.1:" + std::to_string(FreePort()));
+    clients.push_back("http://127.0.0.1:" + std::to_string(FreePort()));
+    initial_cluster += (initial_cluster.empty() ? "" : ",") + n + "=" + peers.back();
+  }
+  std::vector<std::unique_ptr<rpc::Node>> nodes;
+  for (size_t i = 0; i < names.size(); ++i) {
+    auto parsed = server::ParseCommandLine(
+        {"--name=" + names[i], "--data-dir=" + dir.path() + "/" + names[i],
+         "--listen-client-urls=" + clients[i], "--advertise-client-urls=" + clients[i],
+         "--listen-peer-urls=" + peers[i], "--initial-advertise-peer-urls=" + peers[i],
+         "--initial-cluster=" + initial_cluster, "--log-level=error"},
+        {});
+    ASSERT_TRUE(parsed.ok()) << parsed.status().ToString();
+    auto node = rpc::Node::Start(parsed->config);
+    ASSERT_TRUE(node.ok()) << node.status().ToString();
+    nodes.push_back(std::move(*node));
+  }
+  for (auto& n : nodes) ASSERT_TRUE(n->WaitReady(30s, nullptr).ok());
+
+  Options o;
+  o.dial_timeout = 5s;
+  o.request_timeout = 10s;
+  auto c = Connect(clients, o, nullptr);
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  etcdserverpb::PutRequest put;
+  put.set_key("k");
+  put.set_value("1");
+  etcdserverpb::PutResponse presp;
+  ASSERT_TRUE((*c)->Put(put, &presp, {}).ok());
+
+  nodes[0]->Stop();  // the first endpoint, which the client was using
+  etcdserverpb::RangeRequest get;
+  get.set_key("k");
+  etcdserverpb::RangeResponse gresp;
+  Status s = (*c)->Range(get, &gresp, {});
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  ASSERT_EQ(gresp.kvs_size(), 1);
+  EXPECT_EQ(gresp.kvs(0).value(), "1");
+  EXPECT_NE(gresp.header().member_id(), nodes[0]->member()->id());
+  put.set_value("2");
+  s = (*c)->Put(put, &presp, {});
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  s = (*c)->Range(get, &gresp, {});
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  EXPECT_EQ(gresp.kvs(0).value(), "2");
+  (*c)->Close(Cancelled("test over"));
+  for (auto& n : nodes) n->Stop();
+}
 
 TEST(ConnectTest, WithADialTimeoutAndNoServerItFailsWithTheDeadline) {
   Options o;
