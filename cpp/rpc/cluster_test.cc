@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "rpc/peer_transport.h"
+#include "server/ids.h"
 #include "server/member.h"
 #include "storage/test_dir.h"
 
@@ -280,6 +281,77 @@ TEST_F(ClusterTest, AStoppedLeaderIsReplacedAndCatchesUpWhenItReturns) {
   auto got = Get(leader, "k39", false);
   ASSERT_TRUE(got.ok()) << got.status().ToString();
   EXPECT_EQ(got->kvs_size(), 1);
+}
+
+TEST_F(ClusterTest, ALearnerAddedToTheClusterJoinsServesOnlySerializableReadsAndIsPromoted) {
+  const int leader = WaitForLeader();
+  ASSERT_GE(leader, 0);
+  ASSERT_TRUE(Put(leader, "seen-by-learner", "yes").ok());
+  // What MemberAdd --learner does: a conf change whose entry names the new member.
+  const std::string url = "http://127.0.0.1:" + std::to_string(FreePort());
+  cairn::internal::MemberRecord record;
+  record.set_id(server::ComputeMemberId({*server::ParseUrl(url)}, token_));
+  record.add_peer_urls(url);
+  record.set_is_learner(true);
+  std::promise<Status> added;
+  members_[(leader + 1) % kMembers]->ProposeConfChange(raft::ConfChangeType::kAddLearner, record,
+                                                       [&](Status s) { added.set_value(s); });
+  ASSERT_TRUE(added.get_future().get().ok());
+  ASSERT_EQ(members_[leader]->Members().size(), 4u);
+
+  server::Config c = ConfigOf(0);
+  c.name = "learner";
+  c.data_dir = dir_.path() + "/learner";
+  c.listen_peer_urls = {*server::ParseUrl(url)};
+  c.initial_advertise_peer_urls = c.listen_peer_urls;
+  c.initial_cluster = initial_cluster_ + ",learner=" + url;
+  c.initial_cluster_state = "existing";
+  auto m = Member::Start(c, std::make_unique<PeerTransport>());
+  ASSERT_TRUE(m.ok()) << m.status().ToString();
+  std::unique_ptr<Member> learner = std::move(*m);
+  auto ps = PeerServer::Start(learner.get(), c.listen_peer_urls);
+  ASSERT_TRUE(ps.ok());
+  EXPECT_EQ(learner->id(), record.id());
+  EXPECT_EQ(learner->cluster_id(), members_[leader]->cluster_id());
+  EXPECT_TRUE(learner->is_learner());
+
+  etcdserverpb::RangeRequest get;
+  get.set_key("seen-by-learner");
+  get.set_serializable(true);
+  bool seen = false;
+  for (int attempt = 0; attempt < 400 && !seen; ++attempt) {
+    etcdserverpb::RangeResponse resp;
+    seen = Call(learner.get(), &Member::Range, get, &resp).ok() && resp.kvs_size() == 1;
+    if (!seen) std::this_thread::sleep_for(25ms);
+  }
+  ASSERT_TRUE(seen);
+  get.set_serializable(false);
+  etcdserverpb::RangeResponse resp;
+  Status s = Call(learner.get(), &Member::Range, get, &resp);
+  EXPECT_EQ(s.message(), "etcdserver: rpc not supported for learner");
+  etcdserverpb::PutRequest put;
+  put.set_key("x");
+  etcdserverpb::PutResponse put_resp;
+  EXPECT_EQ(Call(learner.get(), &Member::Put, put, &put_resp).message(),
+            "etcdserver: rpc not supported for learner");
+  etcdserverpb::StatusResponse status;
+  ASSERT_TRUE(learner->GetStatus(&status).ok());
+  EXPECT_TRUE(status.islearner());
+
+  // MemberPromote's conf change: the learner becomes a voter and serves everything.
+  record.set_is_learner(false);
+  std::promise<Status> promoted;
+  members_[leader]->ProposeConfChange(raft::ConfChangeType::kAddVoter, record,
+                                      [&](Status st) { promoted.set_value(st); });
+  ASSERT_TRUE(promoted.get_future().get().ok());
+  for (int attempt = 0; attempt < 400 && learner->is_learner(); ++attempt) {
+    std::this_thread::sleep_for(25ms);
+  }
+  EXPECT_FALSE(learner->is_learner());
+  s = Call(learner.get(), &Member::Put, put, &put_resp);
+  EXPECT_TRUE(s.ok()) << s.ToString();
+  (*ps)->Shutdown();
+  learner->Stop();
 }
 
 // The raft log is compacted every 20 entries (keeping a tail of 20).
