@@ -285,8 +285,19 @@ Status Member::Bootstrap(raft::ConfState* conf, bool fresh_log) {
     }
   }
   if (have_saved) {
-    if (config_.initial_cluster_state == "new" && self != nullptr &&
-        saved.cluster_id() != derived_cluster_id) {
+    // As in etcd, the data dir's identity wins over the flags, which only bootstrap. A lone
+    // member restarted on other ports (an embedded node on free ports, say) keeps its id and
+    // data; flags that describe a cluster of several members other than the data dir's
+    // mean a wrong data dir, which is refused.
+    const bool other_cluster = config_.initial_cluster_state == "new" && self != nullptr &&
+                               saved.cluster_id() != derived_cluster_id;
+    if (other_cluster && cluster.size() == 1) {
+      log::Warn(
+          "--initial-cluster describes another cluster than the data dir's; the data dir's "
+          "membership is kept",
+          {{"data-dir-cluster-id", IdToHex(saved.cluster_id())},
+           {"flags-cluster-id", IdToHex(derived_cluster_id)}});
+    } else if (other_cluster) {
       return FailedPrecondition(
           "data dir " + config_.EffectiveDataDir() + " belongs to cluster " +
           IdToHex(saved.cluster_id()) + ", not to cluster " + IdToHex(derived_cluster_id) +

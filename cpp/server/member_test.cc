@@ -263,6 +263,23 @@ TEST_F(MemberTest, RestartKeepsKeysAndRevisions) {
   EXPECT_EQ(put.header().revision(), 4);
 }
 
+TEST_F(MemberTest, ALoneMemberRestartedOnOtherPeerUrlsKeepsItsIdAndData) {
+  ASSERT_TRUE(Put("p", "1").ok());
+  const uint64_t id = member_->id();
+  const uint64_t cluster = member_->cluster_id();
+  member_.reset();
+  // The flags now derive other ids (etcd ignores them for a data dir that has its own).
+  auto urls = ParseUrls("http://127.0.0.1:12380");
+  ASSERT_TRUE(urls.ok());
+  config_.initial_advertise_peer_urls = *urls;
+  config_.initial_cluster.clear();
+  StartMember();
+  EXPECT_EQ(member_->id(), id);
+  EXPECT_EQ(member_->cluster_id(), cluster);
+  EXPECT_EQ(Get("p").kvs(0).value(), "1");
+  ASSERT_TRUE(Put("p", "2").ok());
+}
+
 TEST_F(MemberTest, StatusReportsTheEtcdApiLevelAndRaftState) {
   ASSERT_TRUE(Put("s", "1").ok());
   etcdserverpb::StatusResponse status;
