@@ -160,6 +160,9 @@ inline Status TimeoutWaitAppliedIndex() {
   return {Code::kUnavailable,
           "etcdserver: request timed out, waiting for the applied index took too long"};
 }
+inline Status TimeoutLeaderTransfer() {
+  return {Code::kUnavailable, "etcdserver: request timed out, leader transfer took too long"};
+}
 inline Status Unhealthy() {
   return {Code::kUnavailable, "etcdserver: unhealthy cluster"};
 }

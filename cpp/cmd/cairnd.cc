@@ -1,5 +1,6 @@
 // cairnd: runs one Cairn member, configured as etcd is, until SIGTERM or SIGINT.
 #include <signal.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <string>
@@ -54,6 +55,8 @@ int Run(int argc, char** argv) {
     return 1;
   }
   cairn::log::Info("ready to serve client requests", {{"name", config.name}});
+  // A member removed from its cluster has nothing left to serve: it stops as on SIGTERM.
+  (*node)->member()->SetOnRemoved([] { kill(getpid(), SIGTERM); });
 
   int sig = 0;
   sigwait(&signals, &sig);

@@ -65,6 +65,8 @@ void Node::Stop() {
   std::lock_guard lock(stop_mu_);
   if (stopped_) return;
   stopped_ = true;
+  // A leader that stops hands over first, so the cluster need not wait for an election.
+  if (member_) member_->HandOverLeadership();
   if (http_) http_->Stop();
   if (!grpc_) {
     if (member_) member_->Stop();

@@ -457,6 +457,23 @@ void PeerTransport::LeaseTimeToLive(uint64_t to, const etcdserverpb::LeaseTimeTo
               });
 }
 
+void PeerTransport::LearnerReady(uint64_t to, uint64_t id, Done done) {
+  auto peer = FindPeer(to);
+  if (!peer) return done(etcd::NoLeader());
+  etcdserverpb::MemberPromoteRequest req;
+  req.set_id(id);
+  // The call outlives this frame: the answer it fills lives until `done` has run.
+  auto resp = std::make_shared<etcdserverpb::MemberPromoteResponse>();
+  ForwardCall(
+      peer->stub(), cluster_id_, options_.call_timeout_ms, req, resp.get(),
+      [resp, done = std::move(done)](Status s) { done(s); },
+      [](peer::Peer::Stub* stub, grpc::ClientContext* ctx,
+         const etcdserverpb::MemberPromoteRequest* r, etcdserverpb::MemberPromoteResponse* out,
+         std::function<void(grpc::Status)> cb) {
+        stub->async()->LearnerReady(ctx, r, out, std::move(cb));
+      });
+}
+
 void PeerTransport::LeaseLeases(uint64_t to, etcdserverpb::LeaseLeasesResponse* resp, Done done) {
   auto peer = FindPeer(to);
   if (!peer) return done(etcd::NoLeader());
@@ -633,6 +650,11 @@ class PeerServer::Service final : public peer::Peer::CallbackService {
                                            const etcdserverpb::LeaseKeepAliveRequest* req,
                                            etcdserverpb::LeaseKeepAliveResponse* resp) override {
     return Unary(ctx, [&] { return handler_->LeaseKeepAlive(*req, resp); });
+  }
+  grpc::ServerUnaryReactor* LearnerReady(grpc::CallbackServerContext* ctx,
+                                         const etcdserverpb::MemberPromoteRequest* req,
+                                         etcdserverpb::MemberPromoteResponse*) override {
+    return Unary(ctx, [&] { return handler_->LearnerReady(req->id()); });
   }
 
  private:

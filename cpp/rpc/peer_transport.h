@@ -68,6 +68,7 @@ class PeerTransport final : public server::Transport {
   void LeaseLeases(uint64_t to, etcdserverpb::LeaseLeasesResponse* resp, Done done) override;
   void LeaseKeepAlive(uint64_t to, const etcdserverpb::LeaseKeepAliveRequest& req,
                       etcdserverpb::LeaseKeepAliveResponse* resp, Done done) override;
+  void LearnerReady(uint64_t to, uint64_t id, Done done) override;
   Result<server::RemoteCluster> FetchCluster(const std::vector<std::string>& peer_urls) override;
 
   PeerStats stats(uint64_t peer) const;

@@ -90,6 +90,7 @@ class FakeMember final : public server::PeerHandler, public server::TransportEve
                         etcdserverpb::LeaseKeepAliveResponse*) override {
     return Status::Ok();
   }
+  Status LearnerReady(uint64_t) override { return Status::Ok(); }
 
   void ReportUnreachable(uint64_t id) override {
     std::lock_guard lock(mu_);

@@ -179,24 +179,44 @@ grpc::ServerWriteReactor<etcdserverpb::SnapshotResponse>* MaintenanceService::Sn
   return new SnapshotReactor(member_, std::move(*reader));
 }
 
+grpc::ServerUnaryReactor* MaintenanceService::MoveLeader(grpc::CallbackServerContext* ctx,
+                                                         const etcdserverpb::MoveLeaderRequest* req,
+                                                         etcdserverpb::MoveLeaderResponse*) {
+  // etcd's answer carries no header.
+  return Serve(ctx, member_, [&](server::Done done) { member_->MoveLeader(*req, done); });
+}
+
 // ---------------------------------------------------------------------------------------
 // Cluster
 
+grpc::ServerUnaryReactor* ClusterService::MemberAdd(grpc::CallbackServerContext* ctx,
+                                                    const etcdserverpb::MemberAddRequest* req,
+                                                    etcdserverpb::MemberAddResponse* resp) {
+  return Serve(ctx, member_, [&](server::Done done) { member_->MemberAdd(*req, resp, done); });
+}
+
+grpc::ServerUnaryReactor* ClusterService::MemberRemove(grpc::CallbackServerContext* ctx,
+                                                       const etcdserverpb::MemberRemoveRequest* req,
+                                                       etcdserverpb::MemberRemoveResponse* resp) {
+  return Serve(ctx, member_, [&](server::Done done) { member_->MemberRemove(*req, resp, done); });
+}
+
+grpc::ServerUnaryReactor* ClusterService::MemberUpdate(grpc::CallbackServerContext* ctx,
+                                                       const etcdserverpb::MemberUpdateRequest* req,
+                                                       etcdserverpb::MemberUpdateResponse* resp) {
+  return Serve(ctx, member_, [&](server::Done done) { member_->MemberUpdate(*req, resp, done); });
+}
+
 grpc::ServerUnaryReactor* ClusterService::MemberList(grpc::CallbackServerContext* ctx,
-                                                     const etcdserverpb::MemberListRequest*,
+                                                     const etcdserverpb::MemberListRequest* req,
                                                      etcdserverpb::MemberListResponse* resp) {
-  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
-  member_->FillHeader(resp->mutable_header());
-  for (const server::MemberInfo& m : member_->Members()) {
-    auto* out = resp->add_members();
-    out->set_id(m.id);
-    out->set_name(m.name);
-    for (const auto& u : m.peer_urls) out->add_peerurls(u);
-    for (const auto& u : m.client_urls) out->add_clienturls(u);
-    out->set_islearner(m.is_learner);
-  }
-  reactor->Finish(grpc::Status::OK);
-  return reactor;
+  return Serve(ctx, member_, [&](server::Done done) { member_->MemberList(*req, resp, done); });
+}
+
+grpc::ServerUnaryReactor* ClusterService::MemberPromote(
+    grpc::CallbackServerContext* ctx, const etcdserverpb::MemberPromoteRequest* req,
+    etcdserverpb::MemberPromoteResponse* resp) {
+  return Serve(ctx, member_, [&](server::Done done) { member_->MemberPromote(*req, resp, done); });
 }
 
 // ---------------------------------------------------------------------------------------

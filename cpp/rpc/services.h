@@ -78,6 +78,9 @@ class MaintenanceService final : public etcdserverpb::Maintenance::CallbackServi
                                        etcdserverpb::DefragmentResponse* resp) override;
   grpc::ServerWriteReactor<etcdserverpb::SnapshotResponse>* Snapshot(
       grpc::CallbackServerContext* ctx, const etcdserverpb::SnapshotRequest* req) override;
+  grpc::ServerUnaryReactor* MoveLeader(grpc::CallbackServerContext* ctx,
+                                       const etcdserverpb::MoveLeaderRequest* req,
+                                       etcdserverpb::MoveLeaderResponse* resp) override;
 
  private:
   server::Member* member_;
@@ -86,9 +89,21 @@ class MaintenanceService final : public etcdserverpb::Maintenance::CallbackServi
 class ClusterService final : public etcdserverpb::Cluster::CallbackService {
  public:
   explicit ClusterService(server::Member* member) : member_(member) {}
+  grpc::ServerUnaryReactor* MemberAdd(grpc::CallbackServerContext* ctx,
+                                      const etcdserverpb::MemberAddRequest* req,
+                                      etcdserverpb::MemberAddResponse* resp) override;
+  grpc::ServerUnaryReactor* MemberRemove(grpc::CallbackServerContext* ctx,
+                                         const etcdserverpb::MemberRemoveRequest* req,
+                                         etcdserverpb::MemberRemoveResponse* resp) override;
+  grpc::ServerUnaryReactor* MemberUpdate(grpc::CallbackServerContext* ctx,
+                                         const etcdserverpb::MemberUpdateRequest* req,
+                                         etcdserverpb::MemberUpdateResponse* resp) override;
   grpc::ServerUnaryReactor* MemberList(grpc::CallbackServerContext* ctx,
                                        const etcdserverpb::MemberListRequest* req,
                                        etcdserverpb::MemberListResponse* resp) override;
+  grpc::ServerUnaryReactor* MemberPromote(grpc::CallbackServerContext* ctx,
+                                          const etcdserverpb::MemberPromoteRequest* req,
+                                          etcdserverpb::MemberPromoteResponse* resp) override;
 
  private:
   server::Member* member_;

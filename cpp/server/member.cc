@@ -398,6 +398,13 @@ void Member::Stop() {
   }
   raft_cv_.notify_all();
   if (raft_thread_.joinable()) raft_thread_.join();
+  // The raft thread is gone: tasks left for it run here, so that no caller waits forever.
+  std::vector<std::function<void()>> tasks;
+  {
+    std::lock_guard lock(raft_mu_);
+    tasks.swap(raft_tasks_);
+  }
+  for (auto& task : tasks) task();
   // Nothing sends any more; the transport's threads stop reporting to this member.
   if (transport_) transport_->Stop();
   {
@@ -418,11 +425,14 @@ void Member::Stop() {
   // Everything still waiting fails now.
   const Status stopped = etcd::Stopped();
   std::vector<std::function<void(Status)>> reads;
+  std::vector<Transfer> transfers;
   {
     std::lock_guard lock(raft_mu_);
     reads.swap(reads_);
     proposals_.clear();
+    transfers.swap(transfers_);
   }
+  for (Transfer& t : transfers) t.done(stopped);
   for (auto& [ctx, batch] : reads_in_flight_) {
     for (auto& r : batch.reads) reads.push_back(std::move(r));
   }
@@ -895,11 +905,13 @@ void Member::RaftLoop() {
     std::vector<raft::Message> incoming;
     std::vector<uint64_t> unreachable;
     std::vector<std::pair<uint64_t, bool>> snapshot_reports;
+    std::vector<std::function<void()>> tasks;
     {
       std::unique_lock lock(raft_mu_);
       raft_cv_.wait_until(lock, next_tick, [&] {
         return raft_stop_ || !proposals_.empty() || !reads_.empty() || !incoming_.empty() ||
-               !unreachable_.empty() || !snapshot_reports_.empty();
+               !unreachable_.empty() || !snapshot_reports_.empty() || transfer_asked_ ||
+               !raft_tasks_.empty();
       });
       if (raft_stop_) break;
       proposals.swap(proposals_);
@@ -907,7 +919,9 @@ void Member::RaftLoop() {
       incoming.swap(incoming_);
       unreachable.swap(unreachable_);
       snapshot_reports.swap(snapshot_reports_);
+      tasks.swap(raft_tasks_);
     }
+    for (auto& task : tasks) task();
     for (raft::Message& m : incoming) {
       Status s = node_->Step(std::move(m));
       if (!s.ok()) log::Debug("raft refused a message", {{"error", s.ToString()}});
@@ -946,6 +960,7 @@ void Member::RaftLoop() {
     RetryReads(now);
     MaybePublish(now);
 
+    DriveTransfers(now);
     while (node_->HasReady()) HandleReady(node_->GetReady());
     MaybeCompactLog();
   }
@@ -1403,6 +1418,7 @@ void Member::ApplyConfChangeEntry(const raft::Entry& entry) {
   // record of its members follows, in log order.
   auto change = raft::DecodeConfChange(entry.data);
   cairn::internal::ConfChangeContext ctx;
+  std::function<void()> on_removed;
   if (change.ok() && ctx.ParseFromString(change->context)) {
     {
       std::lock_guard lock(members_mu_);
@@ -1411,6 +1427,7 @@ void Member::ApplyConfChangeEntry(const raft::Entry& entry) {
       switch (change->type) {
         case raft::ConfChangeType::kRemoveNode:
           if (it != members_.end()) members_.erase(it);
+          if (change->node_id == id_ && on_removed_) on_removed = std::move(on_removed_);
           if (std::find(removed_.begin(), removed_.end(), change->node_id) == removed_.end()) {
             removed_.push_back(change->node_id);
           }
@@ -1449,6 +1466,10 @@ void Member::ApplyConfChangeEntry(const raft::Entry& entry) {
       }
     }
     if (done) done(Status::Ok(), {});
+  }
+  if (on_removed) {
+    log::Warn("this member was removed from the cluster");
+    on_removed();
   }
 }
 

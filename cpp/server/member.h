@@ -109,6 +109,29 @@ class Member final : public TransportEvents, public PeerHandler {
   void ProposeConfChange(raft::ConfChangeType type, const cairn::internal::MemberRecord& member,
                          Done done);
 
+  // Cluster API, with etcd's checks (server.go's may* functions) and errors. Promote asks
+  // the leader whether the learner caught up; MemberList with linearizable waits for a
+  // read index first.
+  void MemberAdd(const etcdserverpb::MemberAddRequest& req, etcdserverpb::MemberAddResponse* resp,
+                 Done done);
+  void MemberRemove(const etcdserverpb::MemberRemoveRequest& req,
+                    etcdserverpb::MemberRemoveResponse* resp, Done done);
+  void MemberUpdate(const etcdserverpb::MemberUpdateRequest& req,
+                    etcdserverpb::MemberUpdateResponse* resp, Done done);
+  void MemberPromote(const etcdserverpb::MemberPromoteRequest& req,
+                     etcdserverpb::MemberPromoteResponse* resp, Done done);
+  void MemberList(const etcdserverpb::MemberListRequest& req,
+                  etcdserverpb::MemberListResponse* resp, Done done);
+  // On the leader: hands leadership to `req.targetid()`; done once it leads.
+  void MoveLeader(const etcdserverpb::MoveLeaderRequest& req, Done done);
+  // On the leader with other voters: hands leadership to the most caught-up voter and
+  // waits for it (at most the request timeout), so that a graceful stop does not leave
+  // the cluster to wait out an election. Call before Stop.
+  void HandOverLeadership();
+  // Runs once when this member applied its own removal (the daemon then exits, as etcd).
+  void SetOnRemoved(std::function<void()> on_removed);
+  Status LearnerReady(uint64_t id) override;
+
   // Maintenance and cluster (answered locally).
   Status GetStatus(etcdserverpb::StatusResponse* resp);
   Status HashKV(const etcdserverpb::HashKVRequest& req, etcdserverpb::HashKVResponse* resp);
@@ -181,6 +204,16 @@ class Member final : public TransportEvents, public PeerHandler {
   void LinearizableRead(std::function<void(Status)> read);
   void Fail(uint64_t id, const Status& status);
   void FillHeader(etcdserverpb::ResponseHeader* header, int64_t revision) const;
+  bool IsRemoved(uint64_t id) const;
+  void TransferLeadership(uint64_t transferee, std::chrono::steady_clock::time_point deadline,
+                          Done done);
+  void DriveTransfers(std::chrono::steady_clock::time_point now);  // raft thread
+  // Runs `task` on the raft thread (or, once it stopped, on the thread that stops the
+  // member) and waits for it: for what only raft knows, such as the leader's view of
+  // every member's log.
+  template <typename T>
+  T OnRaftThread(std::function<T()> task);
+  Status LearnerReadyNow(uint64_t id);  // raft thread
   Status ReadRange(const etcdserverpb::RangeRequest& req, etcdserverpb::RangeResponse* resp);
   Status ReadTxn(const mvcc::TxnRequest& req, etcdserverpb::TxnResponse* resp);
 
@@ -222,8 +255,9 @@ class Member final : public TransportEvents, public PeerHandler {
   uint64_t id_ = 0;
   uint64_t cluster_id_ = 0;
   mutable std::mutex members_mu_;
-  std::vector<MemberInfo> members_;  // guarded by members_mu_
-  std::vector<uint64_t> removed_;    // guarded by members_mu_
+  std::vector<MemberInfo> members_;   // guarded by members_mu_
+  std::vector<uint64_t> removed_;     // guarded by members_mu_
+  std::function<void()> on_removed_;  // guarded by members_mu_
   std::atomic<bool> is_learner_{false};
   lease::LessorOptions lease_options_;
   // Held by the apply thread while it applies a batch, so a snapshot sees whole entries.
@@ -261,7 +295,16 @@ class Member final : public TransportEvents, public PeerHandler {
   // Inbox of the raft thread.
   std::mutex raft_mu_;
   std::condition_variable raft_cv_;
-  bool raft_stop_ = false;                                   // guarded by raft_mu_
+  bool raft_stop_ = false;  // guarded by raft_mu_
+  struct Transfer {
+    uint64_t transferee = 0;
+    std::chrono::steady_clock::time_point deadline;
+    Done done;
+    bool started = false;
+  };
+  std::vector<Transfer> transfers_;  // guarded by raft_mu_; leader transfers under way
+  bool transfer_asked_ = false;      // guarded by raft_mu_; one not started yet
+  std::vector<std::function<void()>> raft_tasks_;            // guarded by raft_mu_
   std::vector<Proposal> proposals_;                          // guarded by raft_mu_
   std::vector<std::function<void(Status)>> reads_;           // guarded by raft_mu_
   std::vector<raft::Message> incoming_;                      // guarded by raft_mu_

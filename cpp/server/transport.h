@@ -62,6 +62,8 @@ class PeerHandler {
   virtual Status LeaseLeases(etcdserverpb::LeaseLeasesResponse* resp) = 0;
   virtual Status LeaseKeepAlive(const etcdserverpb::LeaseKeepAliveRequest& req,
                                 etcdserverpb::LeaseKeepAliveResponse* resp) = 0;
+  // Whether learner `id` may be promoted; answered only by the leader.
+  virtual Status LearnerReady(uint64_t id) = 0;
 };
 
 // Thread safety: every method may be called from any thread once Start returned; Send and
@@ -95,6 +97,8 @@ class Transport {
   virtual void LeaseLeases(uint64_t to, etcdserverpb::LeaseLeasesResponse* resp, Done done) = 0;
   virtual void LeaseKeepAlive(uint64_t to, const etcdserverpb::LeaseKeepAliveRequest& req,
                               etcdserverpb::LeaseKeepAliveResponse* resp, Done done) = 0;
+  // Asks the leader `to` whether learner `id` may be promoted (PeerHandler::LearnerReady).
+  virtual void LearnerReady(uint64_t to, uint64_t id, Done done) = 0;
 
   // Asks the members at `peer_urls` (any one that answers) for the cluster's membership.
   virtual Result<RemoteCluster> FetchCluster(const std::vector<std::string>& peer_urls) = 0;

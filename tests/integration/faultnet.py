@@ -25,18 +25,21 @@ BUF = 64 * 1024
 
 
 def _proc_net_tcp_inode(client_port: int, server_port: int) -> str | None:
-    """The socket inode of the client end 127.0.0.1:client_port -> 127.0.0.1:server_port."""
-    local = f"0100007F:{client_port:04X}"
-    remote = f"0100007F:{server_port:04X}"
-    try:
-        with open("/proc/net/tcp") as f:
-            next(f)
-            for line in f:
-                fields = line.split()
-                if fields[1] == local and fields[2] == remote:
-                    return fields[9]
-    except OSError:
-        pass
+    """The socket inode of the client end 127.0.0.1:client_port -> 127.0.0.1:server_port:
+    in /proc/net/tcp, or in tcp6 as an IPv4-mapped address (gRPC dials dual-stack sockets)."""
+    for table, host in (("/proc/net/tcp", "0100007F"),
+                        ("/proc/net/tcp6", "0000000000000000FFFF00000100007F")):
+        local = f"{host}:{client_port:04X}"
+        remote = f"{host}:{server_port:04X}"
+        try:
+            with open(table) as f:
+                next(f)
+                for line in f:
+                    fields = line.split()
+                    if fields[1] == local and fields[2] == remote:
+                        return fields[9]
+        except OSError:
+            pass
     return None
 
 

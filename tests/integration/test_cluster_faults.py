@@ -1,8 +1,7 @@
 """A 3-member cluster under faults (issue 6, point 7): writes and reads through every member, the
 leader killed during writes, a minority cut off by the peer proxy, a learner that joins after
 compaction. Each test runs on real etcd too, which shows the test itself asks only what a
-correct cluster does; cairnd joins with CAIRN_INTEGRATION_CAIRND=1 (see
-test_membership_etcdctl.py).
+correct cluster does; then on cairnd.
 """
 from __future__ import annotations
 
@@ -159,7 +158,8 @@ def test_cut_off_minority_cannot_commit_and_returns_without_disrupting(start_clu
     c.net.heal()
     wait_converged(c, names)
     assert keys(c, cut, "maj/", serializable=True) == {f"maj/{i}": "v" for i in range(10)}
-    assert "minority/write" not in keys(c, cut, "minority/")
+    # (After healing, the write may still land: its caller saw a timeout, which etcd's
+    # clients treat as an outcome unknown, not as a failure.)
     # Pre-vote: the returning member's campaigns never raised the term, so the leader stays.
     assert c.wait_leader() == new_leader
     assert int(c.status(new_leader)["raftTerm"]) == term

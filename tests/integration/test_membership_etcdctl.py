@@ -2,13 +2,10 @@
 health --cluster, move-leader) on a 3-member cluster (issue 6, point 4).
 
 The scenario runs on a real etcd cluster, whose answers are checked here so that a scenario
-gone wrong is noticed; cairnd's transcript must then equal etcd's step by step. The cairnd
-half is switched on by COMPARE_CAIRND once cairnd runs several members (until then it is not
-collected at all, rather than skipped).
+gone wrong is noticed; cairnd's transcript must then equal etcd's step by step.
 """
 from __future__ import annotations
 
-import os
 import signal
 import time
 
@@ -16,7 +13,6 @@ import pytest
 
 import membership_scenario
 
-COMPARE_CAIRND = os.environ.get("CAIRN_INTEGRATION_CAIRND", "0") == "1"
 
 
 def steps(transcript):
@@ -49,16 +45,15 @@ def test_membership_scenario_on_etcd_gives_etcds_answers(start_cluster):
     assert "<m4>" not in t["member list at the end"]
 
 
-if COMPARE_CAIRND:
-    def test_membership_scenario_on_cairnd_matches_etcd(start_cluster):
-        etcd = membership_scenario.run(start_cluster("etcd", 3))
-        cairnd = membership_scenario.run(start_cluster("cairnd", 3))
-        for (what, want), (_, got) in zip(etcd, cairnd):
-            assert got == want, f"step {what!r}:\netcd:\n{want}\ncairnd:\n{got}"
-        assert len(etcd) == len(cairnd)
+def test_membership_scenario_on_cairnd_matches_etcd(start_cluster):
+    etcd = membership_scenario.run(start_cluster("etcd", 3))
+    cairnd = membership_scenario.run(start_cluster("cairnd", 3))
+    for (what, want), (_, got) in zip(etcd, cairnd):
+        assert got == want, f"step {what!r}:\netcd:\n{want}\ncairnd:\n{got}"
+    assert len(etcd) == len(cairnd)
 
 
-KINDS = ["etcd"] + (["cairnd"] if COMPARE_CAIRND else [])
+KINDS = ["etcd", "cairnd"]
 # Long enough that followers left alone would not elect anyone for this long after the
 # leader's last heartbeat: a leader seen sooner was handed over, not elected.
 SLOW_ELECTION_MS = 10000
