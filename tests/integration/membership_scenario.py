@@ -48,8 +48,10 @@ class Scenario:
                 self.subst[f"127.0.0.1:{port}"] = f"<{name}-peer{i}>"
 
     def text(self, s: str) -> str:
+        # etcdctl prints ids with %16x: an id of fewer hex digits comes with extra spaces
+        # before it, which depend on the random id, so a run of spaces before a name is one.
         for k in sorted(self.subst, key=len, reverse=True):
-            s = re.sub(rf"\b{re.escape(k)}\b", self.subst[k], s)
+            s = re.sub(rf"( ?) *\b{re.escape(k)}\b", lambda m, k=k: m.group(1) + self.subst[k], s)
         return s
 
     def value(self, v):
