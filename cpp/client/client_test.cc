@@ -293,6 +293,12 @@ TEST_P(ClientTest, ObserveReportsTheLeaderAndItsProclamations) {
     return true;
   });
   ASSERT_TRUE(obs.ok());
+  {
+    // An observer first reports the current leader: proclaim only once it has, or the
+    // stream may start after the proclamation and see "b" alone.
+    std::unique_lock lock(mu);
+    ASSERT_TRUE(cv.wait_for(lock, 10s, [&] { return !values.empty(); }));
+  }
   v3electionpb::ProclaimRequest preq;
   *preq.mutable_leader() = cresp.leader();
   preq.set_value("b");

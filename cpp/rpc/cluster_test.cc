@@ -297,6 +297,12 @@ TEST_F(ClusterTest, ALearnerAddedToTheClusterJoinsServesOnlySerializableReadsAnd
   members_[(leader + 1) % kMembers]->ProposeConfChange(raft::ConfChangeType::kAddLearner, record,
                                                        [&](Status s) { added.set_value(s); });
   ASSERT_TRUE(added.get_future().get().ok());
+  // The proposer has applied the change when `done` runs; the others apply it soon after.
+  ASSERT_EQ(members_[(leader + 1) % kMembers]->Members().size(), 4u);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (members_[leader]->Members().size() != 4u && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
   ASSERT_EQ(members_[leader]->Members().size(), 4u);
 
   server::Config c = ConfigOf(0);
