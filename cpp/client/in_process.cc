@@ -153,22 +153,6 @@ Status WaitingCall(Core& core, const CallOptions& opts, Resp* out, Start start) 
   return s;
 }
 
-watch::CreateRequest ToCreate(const etcdserverpb::WatchCreateRequest& req) {
-  watch::CreateRequest out;
-  out.key = req.key();
-  out.range_end = req.range_end();
-  out.start_revision = req.start_revision();
-  out.progress_notify = req.progress_notify();
-  for (int f : req.filters()) {
-    if (f == etcdserverpb::WatchCreateRequest::NOPUT) out.no_put = true;
-    if (f == etcdserverpb::WatchCreateRequest::NODELETE) out.no_delete = true;
-  }
-  out.prev_kv = req.prev_kv();
-  out.fragment = req.fragment();
-  out.watch_id = req.watch_id();
-  return out;
-}
-
 // ---- Watch ------------------------------------------------------------------------------
 
 class WatchState : public Closeable, public std::enable_shared_from_this<WatchState> {
@@ -185,7 +169,7 @@ class WatchState : public Closeable, public std::enable_shared_from_this<WatchSt
       });
     });
     if (!stream_) return etcd::Stopped();
-    id_ = stream_->Create(ToCreate(req));
+    id_ = stream_->Create(server::FromProto(req));
     if (id_ < 0) {
       std::optional<watch::Response> r = stream_->TryPop();
       return InvalidArgument(r ? r->cancel_reason : "watch refused");

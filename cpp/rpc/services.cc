@@ -332,22 +332,6 @@ LeaseService::LeaseKeepAlive(grpc::CallbackServerContext*) {
 
 namespace {
 
-watch::CreateRequest FromProto(const etcdserverpb::WatchCreateRequest& req) {
-  watch::CreateRequest out;
-  out.key = req.key();
-  out.range_end = req.range_end();
-  out.start_revision = req.start_revision();
-  out.progress_notify = req.progress_notify();
-  for (int f : req.filters()) {
-    if (f == etcdserverpb::WatchCreateRequest::NOPUT) out.no_put = true;
-    if (f == etcdserverpb::WatchCreateRequest::NODELETE) out.no_delete = true;
-  }
-  out.prev_kv = req.prev_kv();
-  out.fragment = req.fragment();
-  out.watch_id = req.watch_id();
-  return out;
-}
-
 // One Watch RPC: requests go to the member's watch stream as they are read; responses are
 // popped when the stream wakes us and written one at a time. As in etcd, a client that
 // closes its sending side keeps receiving until it cancels the call.
@@ -376,7 +360,7 @@ class WatchReactor final
     if (!ok) return;  // half-closed: keep writing until the call is cancelled
     switch (request_.request_union_case()) {
       case etcdserverpb::WatchRequest::kCreateRequest:
-        stream_->Create(FromProto(request_.create_request()));
+        stream_->Create(server::FromProto(request_.create_request()));
         break;
       case etcdserverpb::WatchRequest::kCancelRequest:
         // An unknown id is answered with nothing, as etcd does.

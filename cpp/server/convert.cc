@@ -94,6 +94,22 @@ mvcc::TxnRequest FromProto(const etcdserverpb::TxnRequest& req) {
   return out;
 }
 
+watch::CreateRequest FromProto(const etcdserverpb::WatchCreateRequest& req) {
+  watch::CreateRequest out;
+  out.key = req.key();
+  out.range_end = req.range_end();
+  out.start_revision = req.start_revision();
+  out.progress_notify = req.progress_notify();
+  for (int f : req.filters()) {
+    if (f == etcdserverpb::WatchCreateRequest::NOPUT) out.no_put = true;
+    if (f == etcdserverpb::WatchCreateRequest::NODELETE) out.no_delete = true;
+  }
+  out.prev_kv = req.prev_kv();
+  out.fragment = req.fragment();
+  out.watch_id = req.watch_id();
+  return out;
+}
+
 bool IsSerializable(const etcdserverpb::TxnRequest& req) {
   for (const auto* branch : {&req.success(), &req.failure()}) {
     for (const auto& op : *branch) {

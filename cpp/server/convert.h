@@ -4,6 +4,7 @@
 #include "etcd/etcdserverpb/rpc.pb.h"
 #include "etcd/mvccpb/kv.pb.h"
 #include "mvcc/types.h"
+#include "watch/response.h"
 
 namespace cairn::server {
 
@@ -11,6 +12,7 @@ mvcc::RangeRequest FromProto(const etcdserverpb::RangeRequest& req);
 mvcc::PutRequest FromProto(const etcdserverpb::PutRequest& req);
 mvcc::DeleteRangeRequest FromProto(const etcdserverpb::DeleteRangeRequest& req);
 mvcc::TxnRequest FromProto(const etcdserverpb::TxnRequest& req);
+watch::CreateRequest FromProto(const etcdserverpb::WatchCreateRequest& req);
 
 void ToProto(const mvcc::KeyValue& kv, mvccpb::KeyValue* out);
 // The responses' headers are left to the caller; nested txn responses carry none, as etcd's.
