@@ -184,7 +184,7 @@ def test_learner_added_after_compaction_catches_up_is_promoted_then_a_member_lea
         m4, _ = c.add("m4", learner=True, start=True)
         deadline = time.monotonic() + CONVERGE_S
         while True:
-            promoted = c.etcdctl("member", "promote", f"{c.ids()['m4']:x}")
+            promoted = c.etcdctl("member", "promote", f"{c.ids()['m4']:x}", names=names)
             if promoted.rc == 0:
                 break
             assert "in sync with leader" in promoted.error, promoted.error
