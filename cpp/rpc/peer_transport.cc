@@ -49,6 +49,9 @@ std::shared_ptr<grpc::Channel> MakeChannel(const std::string& url) {
   args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, 10000);
   args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 5000);
   args.SetInt(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+  // The connection is kept up between members that have nothing to say to each other
+  // (two followers): it is what the strict reconfiguration check counts as connected.
+  args.SetInt(GRPC_ARG_CLIENT_IDLE_TIMEOUT_MS, std::numeric_limits<int>::max());
   return grpc::CreateCustomChannel(GrpcTarget(url), grpc::InsecureChannelCredentials(), args);
 }
 
@@ -79,6 +82,7 @@ class PeerTransport::Peer {
     for (Lane* lane : {&priority_, &bulk_}) {
       lane->thread = std::thread([this, lane] { Run(lane); });
     }
+    monitor_ = std::thread([this] { Monitor(); });
   }
   ~Peer() { Join(); }
 
@@ -127,6 +131,12 @@ class PeerTransport::Peer {
       if (lane->thread.joinable()) lane->thread.join();
     }
     if (snapshot_thread_.joinable()) snapshot_thread_.join();
+    if (monitor_.joinable()) monitor_.join();
+  }
+
+  std::optional<Clock::time_point> ActiveSince() const {
+    std::lock_guard lock(mu_);
+    return active_since_;
   }
 
   // Starts sending a snapshot unless one is on its way (then the new one fails at once).
@@ -162,7 +172,47 @@ class PeerTransport::Peer {
     std::thread thread;
   };
 
-  void Connect() { stub_ = peer::Peer::NewStub(MakeChannel(urls_[url_index_ % urls_.size()])); }
+  void Connect() {
+    channel_ = MakeChannel(urls_[url_index_ % urls_.size()]);
+    stub_ = peer::Peer::NewStub(channel_);
+  }
+
+  // Follows the connection to the peer, keeping it up, and records since when it has been
+  // up without a break (etcd's ActiveSince: a peer becomes active when its stream connects).
+  void Monitor() {
+    constexpr auto kPoll = std::chrono::milliseconds(100);
+    std::shared_ptr<grpc::Channel> channel;
+    grpc_connectivity_state state = GRPC_CHANNEL_IDLE;
+    while (true) {
+      {
+        std::lock_guard lock(mu_);
+        if (stop_) break;
+        if (channel != channel_) {
+          // Other URLs: a new connection, which has to prove itself again.
+          channel = channel_;
+          SetActiveLocked(false);
+        }
+      }
+      // Asks for a connection when there is none (after the peer dropped it, say).
+      state = channel->GetState(/*try_to_connect=*/true);
+      {
+        std::lock_guard lock(mu_);
+        if (channel == channel_) SetActiveLocked(state == GRPC_CHANNEL_READY);
+      }
+      channel->WaitForStateChange(state, std::chrono::system_clock::now() + kPoll);
+    }
+  }
+
+  void SetActiveLocked(bool active) {
+    if (active == active_since_.has_value()) return;
+    if (active) {
+      active_since_ = Clock::now();
+      log::Info("peer became active", {{"peer", server::IdToHex(id_)}});
+    } else {
+      active_since_.reset();
+      log::Info("peer became inactive", {{"peer", server::IdToHex(id_)}});
+    }
+  }
 
   bool Push(Lane* lane, peer::RaftBatch batch, size_t bytes) {
     std::lock_guard lock(mu_);
@@ -319,16 +369,19 @@ class PeerTransport::Peer {
 
   mutable std::mutex mu_;
   std::condition_variable cv_;
-  bool stop_ = false;                       // guarded by mu_
-  std::vector<std::string> urls_;           // guarded by mu_
-  size_t url_index_ = 0;                    // guarded by mu_
-  std::shared_ptr<peer::Peer::Stub> stub_;  // guarded by mu_
-  PeerStats stats_;                         // guarded by mu_
+  bool stop_ = false;                              // guarded by mu_
+  std::vector<std::string> urls_;                  // guarded by mu_
+  size_t url_index_ = 0;                           // guarded by mu_
+  std::shared_ptr<grpc::Channel> channel_;         // guarded by mu_
+  std::shared_ptr<peer::Peer::Stub> stub_;         // guarded by mu_; over channel_
+  std::optional<Clock::time_point> active_since_;  // guarded by mu_
+  PeerStats stats_;                                // guarded by mu_
   Lane priority_;
   Lane bulk_;
   bool snapshot_busy_ = false;                   // guarded by mu_
   grpc::ClientContext* snapshot_ctx_ = nullptr;  // guarded by mu_
   std::thread snapshot_thread_;
+  std::thread monitor_;
 };
 
 // ---------------------------------------------------------------------------------------
@@ -407,6 +460,11 @@ void PeerTransport::SendSnapshot(raft::Message message,
     return;
   }
   peer->SendSnapshot(std::move(message), std::move(body));
+}
+
+std::optional<Clock::time_point> PeerTransport::ActiveSince(uint64_t id) const {
+  auto p = FindPeer(id);
+  return p ? p->ActiveSince() : std::nullopt;
 }
 
 PeerStats PeerTransport::stats(uint64_t peer) const {
@@ -685,6 +743,11 @@ Result<std::unique_ptr<PeerServer>> PeerServer::Start(server::PeerHandler* handl
   }
   builder.SetMaxReceiveMessageSize(std::numeric_limits<int>::max());
   builder.SetMaxSendMessageSize(std::numeric_limits<int>::max());
+  // Peers ping idle connections (MakeChannel's keepalive) to notice one that vanished;
+  // refusing those pings would drop the connection and reset how long it has been up.
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 5000);
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_MAX_PING_STRIKES, 0);
   builder.RegisterService(ps->service_.get());
   ps->server_ = builder.BuildAndStart();
   if (!ps->server_) return Unavailable("cannot listen on the peer URLs");

@@ -14,9 +14,11 @@
 #include <grpcpp/grpcpp.h>
 
 #include <atomic>
+#include <chrono>
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -70,6 +72,7 @@ class PeerTransport final : public server::Transport {
                       etcdserverpb::LeaseKeepAliveResponse* resp, Done done) override;
   void LearnerReady(uint64_t to, uint64_t id, Done done) override;
   Result<server::RemoteCluster> FetchCluster(const std::vector<std::string>& peer_urls) override;
+  std::optional<std::chrono::steady_clock::time_point> ActiveSince(uint64_t id) const override;
 
   PeerStats stats(uint64_t peer) const;
 

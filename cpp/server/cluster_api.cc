@@ -25,6 +25,9 @@ using Clock = std::chrono::steady_clock;
 constexpr double kLearnerReadyShare = 0.9;
 // etcd allows one learner at a time (maxLearners).
 constexpr int kMaxLearners = 1;
+// etcd's HealthInterval: a peer counts as connected once its connection has been up this
+// long without a break.
+constexpr auto kHealthInterval = std::chrono::seconds(5);
 
 void ToProto(const MemberInfo& m, etcdserverpb::Member* out) {
   out->set_id(m.id);
@@ -133,6 +136,55 @@ cairn::internal::MemberRecord ToRecord(const MemberInfo& m) {
 
 }  // namespace
 
+int Member::ConnectedVoters(Clock::time_point since) const {
+  int connected = 0;
+  for (const MemberInfo& m : Members()) {
+    if (m.is_learner) continue;
+    if (m.id == id_) {
+      ++connected;
+      continue;
+    }
+    auto active = transport_ ? transport_->ActiveSince(m.id) : std::nullopt;
+    if (active && *active <= since) ++connected;
+  }
+  return connected;
+}
+
+// etcd's mayAddMember (with --strict-reconfig-check, its default): every voter has been
+// connected to this member for a while, so the change cannot leave a quorum that is down.
+Status Member::MayAddMember(const std::vector<MemberInfo>& members, bool learner) const {
+  if (!learner && !ReadyToAddVoter(members)) return etcd::MemberNotEnoughStarted();
+  const int voters = static_cast<int>(std::count_if(
+      members.begin(), members.end(), [](const MemberInfo& m) { return !m.is_learner; }));
+  if (ConnectedVoters(Clock::now() - kHealthInterval) != voters) {
+    log::Warn("rejecting member add request; not connected to every voter long enough");
+    return etcd::Unhealthy();
+  }
+  return Status::Ok();
+}
+
+// etcd's mayRemoveMember: a learner goes freely; a voter that is down too (it is not part
+// of the active quorum); any other only if the voters connected without it stay a quorum.
+Status Member::MayRemoveMember(const std::vector<MemberInfo>& members,
+                               const MemberInfo& removed) const {
+  if (removed.is_learner) return Status::Ok();
+  if (!ReadyToRemoveVoter(members, removed.id)) return etcd::MemberNotEnoughStarted();
+  if (removed.id != id_ && !(transport_ && transport_->ActiveSince(removed.id))) {
+    return Status::Ok();
+  }
+  const int voters = static_cast<int>(std::count_if(
+      members.begin(), members.end(), [](const MemberInfo& m) { return !m.is_learner; }));
+  const int active = ConnectedVoters(Clock::now() - kHealthInterval);
+  if (active - 1 < 1 + (voters - 1) / 2) {
+    log::Warn(
+        "rejecting member remove request; the remaining connected voters would not be a "
+        "quorum",
+        {{"active-peers", active}});
+    return etcd::Unhealthy();
+  }
+  return Status::Ok();
+}
+
 bool Member::IsRemoved(uint64_t id) const {
   std::lock_guard lock(members_mu_);
   return std::find(removed_.begin(), removed_.end(), id) != removed_.end();
@@ -160,7 +212,7 @@ void Member::MemberAdd(const etcdserverpb::MemberAddRequest& req,
   }
   if (urls.empty()) return done(etcd::MemberBadURLs());
   const std::vector<MemberInfo> members = Members();
-  if (!req.islearner() && !ReadyToAddVoter(members)) return done(etcd::MemberNotEnoughStarted());
+  if (Status s = MayAddMember(members, req.islearner()); !s.ok()) return done(s);
 
   MemberInfo added;
   // As etcd: the URLs and the time, so that a member added again gets a new id.
@@ -186,9 +238,7 @@ void Member::MemberRemove(const etcdserverpb::MemberRemoveRequest& req,
   const MemberInfo* m = Find(members, req.id());
   // etcd answers "member not found" for an id removed before, too.
   if (m == nullptr) return done(etcd::MemberNotFound());
-  if (!m->is_learner && !ReadyToRemoveVoter(members, m->id)) {
-    return done(etcd::MemberNotEnoughStarted());
-  }
+  if (Status s = MayRemoveMember(members, *m); !s.ok()) return done(s);
   ProposeConfChange(raft::ConfChangeType::kRemoveNode, ToRecord(*m),
                     AnswerWithMembers(this, resp, std::move(done)));
 }

@@ -205,6 +205,10 @@ class Member final : public TransportEvents, public PeerHandler {
   void Fail(uint64_t id, const Status& status);
   void FillHeader(etcdserverpb::ResponseHeader* header, int64_t revision) const;
   bool IsRemoved(uint64_t id) const;
+  // The strict reconfiguration check (cluster_api.cc).
+  int ConnectedVoters(std::chrono::steady_clock::time_point since) const;
+  Status MayAddMember(const std::vector<MemberInfo>& members, bool learner) const;
+  Status MayRemoveMember(const std::vector<MemberInfo>& members, const MemberInfo& removed) const;
   void TransferLeadership(uint64_t transferee, std::chrono::steady_clock::time_point deadline,
                           Done done);
   void DriveTransfers(std::chrono::steady_clock::time_point now);  // raft thread

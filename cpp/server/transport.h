@@ -3,9 +3,11 @@
 // come in through Member::Step and the other calls of Member the peer service makes.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -102,6 +104,11 @@ class Transport {
 
   // Asks the members at `peer_urls` (any one that answers) for the cluster's membership.
   virtual Result<RemoteCluster> FetchCluster(const std::vector<std::string>& peer_urls) = 0;
+
+  // Since when the connection to peer `id` has been up without a break; nullopt while it
+  // is down or the peer unknown (etcd's ActiveSince, which its strict reconfiguration
+  // check counts on).
+  virtual std::optional<std::chrono::steady_clock::time_point> ActiveSince(uint64_t id) const = 0;
 };
 
 }  // namespace cairn::server
