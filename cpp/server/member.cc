@@ -131,7 +131,10 @@ Member::Member(const Config& config, std::unique_ptr<Transport> transport)
       transport_(std::move(transport)),
       tick_(config.heartbeat_interval_ms),
       // etcd's request timeout: 5 s plus two election timeouts.
-      request_timeout_(5000 + 2 * std::chrono::milliseconds::rep{config.election_timeout_ms}) {}
+      request_timeout_(5000 + 2 * std::chrono::milliseconds::rep{config.election_timeout_ms}) {
+  // Lingers for 5 ms after a sync: long enough to span the gap between one client's writes.
+  if (config.idle_poll) idle_poller_ = std::make_unique<IdlePoller>(std::chrono::milliseconds(5));
+}
 
 Member::~Member() {
   Stop();
@@ -1290,7 +1293,22 @@ void Member::HandleReady(raft::Ready rd) {
   // A leader's appends may go out before its own write (see raft.h).
   SendMessages(std::move(rd.messages));
   if (!rd.snapshot.IsEmpty()) InstallSnapshot(rd.snapshot);
+  // Committed entries below this Ready's new ones are durable already: they apply while the
+  // new ones are written (etcd applies in parallel with its WAL write too), so a batch's
+  // replies do not wait for the next batch's fsync. A follower's committed entries may be
+  // among the new ones; those wait for the write.
+  std::vector<raft::Entry> unpersisted;
+  if (!rd.entries.empty()) {
+    auto first_new =
+        std::find_if(rd.committed_entries.begin(), rd.committed_entries.end(),
+                     [&](const raft::Entry& e) { return e.index >= rd.entries.front().index; });
+    unpersisted.assign(std::make_move_iterator(first_new),
+                       std::make_move_iterator(rd.committed_entries.end()));
+    rd.committed_entries.erase(first_new, rd.committed_entries.end());
+  }
+  ApplyCommitted(std::move(rd.committed_entries));
   if (rd.hard_state || !rd.entries.empty()) {
+    IdlePollScope poll(rd.must_sync ? idle_poller_.get() : nullptr);
     Status s = log_store_->Save(rd.hard_state, rd.entries, rd.must_sync);
     if (!s.ok()) {
       // Raft's promises rest on this write: without it the member cannot go on.
@@ -1303,34 +1321,7 @@ void Member::HandleReady(raft::Ready rd) {
     }
   }
   SendMessages(std::move(rd.messages_after_persist));
-  for (const raft::Entry& e : rd.committed_entries) {
-    if (e.type != raft::EntryType::kConfChange) continue;
-    auto change = raft::DecodeConfChange(e.data);
-    if (!change.ok()) continue;
-    auto conf = node_->ApplyConfChange(*change);
-    if (conf.ok()) {
-      Status s = log_store_->SetConfState(*conf);
-      if (!s.ok()) log::Error("cannot save membership", {{"error", s.ToString()}});
-      is_learner_ =
-          std::find(conf->learners.begin(), conf->learners.end(), id_) != conf->learners.end();
-      cairn::internal::ConfChangeContext ctx;
-      if (transport_ && change->node_id != id_ && ctx.ParseFromString(change->context)) {
-        if (change->type == raft::ConfChangeType::kRemoveNode) {
-          transport_->RemovePeer(change->node_id);
-        } else if (ctx.member().peer_urls_size() > 0) {
-          transport_->SetPeer(change->node_id,
-                              {ctx.member().peer_urls().begin(), ctx.member().peer_urls().end()});
-        }
-      }
-    }
-  }
-  if (!rd.committed_entries.empty()) {
-    {
-      std::lock_guard lock(apply_mu_);
-      apply_queue_.push_back(std::move(rd.committed_entries));
-    }
-    apply_cv_.notify_one();
-  }
+  ApplyCommitted(std::move(unpersisted));
   for (const raft::ReadState& rs : rd.read_states) {
     auto it = reads_in_flight_.find(DecodeReadContext(rs.request_ctx));
     if (it == reads_in_flight_.end()) continue;  // answered already (a retried round)
@@ -1339,6 +1330,40 @@ void Member::HandleReady(raft::Ready rd) {
     OnReadIndex(rs.index, std::move(batch));
   }
   node_->Advance();
+}
+
+// Hands committed entries to the apply thread, which applies them in order. Raft's own
+// membership follows a conf change first, here on the raft thread.
+void Member::ApplyCommitted(std::vector<raft::Entry> entries) {
+  if (entries.empty()) return;
+  for (const raft::Entry& e : entries) FollowConfChange(e);
+  {
+    std::lock_guard lock(apply_mu_);
+    apply_queue_.push_back(std::move(entries));
+  }
+  apply_cv_.notify_one();
+}
+
+void Member::FollowConfChange(const raft::Entry& e) {
+  if (e.type != raft::EntryType::kConfChange) return;
+  auto change = raft::DecodeConfChange(e.data);
+  if (!change.ok()) return;
+  auto conf = node_->ApplyConfChange(*change);
+  if (conf.ok()) {
+    Status s = log_store_->SetConfState(*conf);
+    if (!s.ok()) log::Error("cannot save membership", {{"error", s.ToString()}});
+    is_learner_ =
+        std::find(conf->learners.begin(), conf->learners.end(), id_) != conf->learners.end();
+    cairn::internal::ConfChangeContext ctx;
+    if (transport_ && change->node_id != id_ && ctx.ParseFromString(change->context)) {
+      if (change->type == raft::ConfChangeType::kRemoveNode) {
+        transport_->RemovePeer(change->node_id);
+      } else if (ctx.member().peer_urls_size() > 0) {
+        transport_->SetPeer(change->node_id,
+                            {ctx.member().peer_urls().begin(), ctx.member().peer_urls().end()});
+      }
+    }
+  }
 }
 
 // ---------------------------------------------------------------------------------------

@@ -31,6 +31,7 @@
 #include "mvcc/store.h"
 #include "raft/raft.h"
 #include "server/config.h"
+#include "server/idle_poller.h"
 #include "server/snapshot.h"
 #include "server/transport.h"
 #include "server/work_queue.h"
@@ -224,6 +225,8 @@ class Member final : public TransportEvents, public PeerHandler {
   // Raft thread.
   void RaftLoop();
   void HandleReady(raft::Ready rd);
+  void ApplyCommitted(std::vector<raft::Entry> entries);
+  void FollowConfChange(const raft::Entry& entry);
   void RetryReads(std::chrono::steady_clock::time_point now);
   void MaybeCompactLog();
   // On the leader: proposes revokes of expired leases and due checkpoints.
@@ -333,6 +336,7 @@ class Member final : public TransportEvents, public PeerHandler {
   WorkQueue readers_{"cairn-read", 2};   // linearizable reads, once their read index is applied
   WorkQueue replier_{"cairn-reply", 1};  // completions of applied writes, in apply order
   WorkQueue checkpointer_{"cairn-checkpt", 1};  // checkpoints, off the apply thread
+  std::unique_ptr<IdlePoller> idle_poller_;     // while the raft log syncs; null if not wanted
   std::atomic<bool> checkpoint_running_{false};
   std::vector<std::function<void()>> replies_;  // apply thread only: this batch's completions
 
