@@ -35,6 +35,15 @@ Status CheckLeader(const grpc::CallbackServerContext* ctx, const server::Member*
   return Status::Ok();
 }
 
+std::chrono::steady_clock::time_point SteadyDeadline(const grpc::CallbackServerContext* ctx) {
+  const auto deadline = ctx->deadline();
+  const auto now = std::chrono::system_clock::now();
+  // gRPC's "no deadline" is far in the future: beyond a day, there is none.
+  if (deadline - now > std::chrono::hours(24)) return std::chrono::steady_clock::time_point::max();
+  return std::chrono::steady_clock::now() +
+         std::chrono::duration_cast<std::chrono::steady_clock::duration>(deadline - now);
+}
+
 grpc::Status ToGrpc(const Status& status) {
   if (status.ok()) return grpc::Status::OK;
   return grpc::Status(static_cast<grpc::StatusCode>(status.code()), status.message());

@@ -4,6 +4,7 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include <chrono>
 #include <memory>
 #include <string>
 #include <vector>
@@ -21,6 +22,9 @@ grpc::Status ToGrpc(const Status& status);
 // such a client wants to fail fast rather than wait for one.
 Status CheckLeader(const grpc::CallbackServerContext* ctx, const server::Member* member);
 
+// The caller's deadline on the steady clock; time_point::max() when it set none.
+std::chrono::steady_clock::time_point SteadyDeadline(const grpc::CallbackServerContext* ctx);
+
 // A unary call: runs `call(done)` unless the leader check fails; `done` finishes the reactor.
 template <typename Call>
 grpc::ServerUnaryReactor* Serve(grpc::CallbackServerContext* ctx, server::Member* member,
@@ -30,6 +34,9 @@ grpc::ServerUnaryReactor* Serve(grpc::CallbackServerContext* ctx, server::Member
     reactor->Finish(ToGrpc(s));
     return reactor;
   }
+  // What the member proposes for this call is dropped if its caller's deadline passes
+  // before a leader takes it.
+  server::CallDeadline deadline(SteadyDeadline(ctx));
   call([reactor](Status s) { reactor->Finish(ToGrpc(s)); });
   return reactor;
 }

@@ -124,7 +124,21 @@ int64_t DatabaseSize(const std::string& dir) {
   return total;
 }
 
+thread_local Clock::time_point call_deadline = Clock::time_point::max();
+
 }  // namespace
+
+CallDeadline::CallDeadline(Clock::time_point deadline) : previous_(call_deadline) {
+  call_deadline = std::min(previous_, deadline);
+}
+
+CallDeadline::~CallDeadline() {
+  call_deadline = previous_;
+}
+
+Clock::time_point CallDeadline::Current() {
+  return call_deadline;
+}
 
 Member::Member(const Config& config, std::unique_ptr<Transport> transport)
     : config_(config),
@@ -507,7 +521,9 @@ void Member::Propose(cairn::internal::Request req, Completion done) {
   {
     std::lock_guard lock(raft_mu_);
     if (!raft_stop_) {
-      proposals_.push_back({std::move(data), id, Clock::now() + request_timeout_, std::nullopt});
+      proposals_.push_back({std::move(data), id,
+                            std::min(Clock::now() + request_timeout_, CallDeadline::Current()),
+                            std::nullopt});
       raft_cv_.notify_one();
       return;
     }
@@ -534,7 +550,9 @@ void Member::ProposeConfChange(raft::ConfChangeType type,
   {
     std::lock_guard lock(raft_mu_);
     if (!raft_stop_) {
-      proposals_.push_back({std::string(), id, Clock::now() + request_timeout_, std::move(cc)});
+      proposals_.push_back({std::string(), id,
+                            std::min(Clock::now() + request_timeout_, CallDeadline::Current()),
+                            std::move(cc)});
       raft_cv_.notify_one();
       return;
     }
@@ -841,6 +859,7 @@ Status Member::GetStatus(etcdserverpb::StatusResponse* resp) {
   resp->set_raftterm(term_.load());
   resp->set_raftappliedindex(applied_.load());
   resp->set_islearner(is_learner_.load());
+  if (leader_.load() == 0) resp->add_errors(etcd::NoLeader().message());  // as etcd
   resp->set_dbsizequota(config_.EffectiveQuotaBackendBytes());
   return Status::Ok();
 }
@@ -943,16 +962,23 @@ void Member::RaftLoop() {
     }
 
     for (Proposal& p : proposals) waiting_for_leader_.push_back(std::move(p));
+    // Dropped before a leader that has just come back gets them: their callers gave up.
+    // (Deadlines differ by caller, so any of them may be due.)
+    for (auto it = waiting_for_leader_.begin(); it != waiting_for_leader_.end();) {
+      if (it->deadline > now) {
+        ++it;
+        continue;
+      }
+      // What etcd answers when a proposal never found a leader before its context ended.
+      Fail(it->id, Status(Code::kDeadlineExceeded, "context deadline exceeded"));
+      it = waiting_for_leader_.erase(it);
+    }
     while (!waiting_for_leader_.empty() && leader_.load() != 0) {
       Proposal p = std::move(waiting_for_leader_.front());
       waiting_for_leader_.pop_front();
       Status s = p.conf_change ? node_->ProposeConfChange(*p.conf_change)
                                : node_->Propose(std::move(p.data));
       if (!s.ok()) Fail(p.id, etcd::LeaderChanged());
-    }
-    while (!waiting_for_leader_.empty() && waiting_for_leader_.front().deadline <= now) {
-      Fail(waiting_for_leader_.front().id, etcd::Timeout());
-      waiting_for_leader_.pop_front();
     }
 
     if (!reads.empty()) {

@@ -52,6 +52,23 @@ struct MemberInfo {
   bool is_learner = false;
 };
 
+// The deadline of the client call that the current thread is handing to a member, for as
+// long as this object lives (rpc/ sets it around each call). A proposal still waiting for
+// a leader when its caller's deadline passes is dropped, as etcd drops a proposal whose
+// caller has gone: it must not commit later behind the back of a caller told it failed.
+class CallDeadline {
+ public:
+  explicit CallDeadline(std::chrono::steady_clock::time_point deadline);
+  ~CallDeadline();
+  CallDeadline(const CallDeadline&) = delete;
+  CallDeadline& operator=(const CallDeadline&) = delete;
+  // The innermost deadline set on this thread; time_point::max() when none is.
+  static std::chrono::steady_clock::time_point Current();
+
+ private:
+  std::chrono::steady_clock::time_point previous_;
+};
+
 // Thread safety: every public method may be called from any thread once Start returned.
 // Completions (Done) run on the member's own threads: they must not block.
 class Member final : public TransportEvents, public PeerHandler {

@@ -207,3 +207,34 @@ def test_learner_added_after_compaction_catches_up_is_promoted_then_a_member_lea
         assert set(w.acked) <= set(keys(c, n, "w/"))
         assert len(keys(c, n, "pre/")) == 400
     assert {m.get("name") for m in c.member_list()} == set(stay)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_a_put_to_a_member_without_a_leader_fails_and_does_not_commit_after_healing(
+        start_cluster, kind):
+    c = start_cluster(kind, 3)
+    names = list(c.members)
+    leader = c.wait_leader()
+    cut = next(n for n in names if n != leader)
+    c.net.isolate(cut, names)
+    # An election timeout after the leader's last heartbeat, the member knows it has none
+    # (pre-vote: it campaigns without a term of its own) and says so in its status.
+    deadline = time.monotonic() + 10 * ELECTION_S
+    while True:
+        st = c.status(cut)
+        if st is not None and not st.get("leader"):
+            break
+        assert time.monotonic() < deadline, f"{cut} still follows a leader: {st}"
+        time.sleep(0.1)
+    assert st.get("errors") == ["etcdserver: no leader"], st
+
+    r = c.members[cut].etcdctl("--command-timeout=2s", "put", "nl/dropped", "v")
+    # The client's deadline or the server's answer to it, whichever comes first.
+    assert r.rc != 0 and r.error.endswith("context deadline exceeded"), r
+    # The proposal was not queued behind the caller's back: once a leader is back, it is
+    # not committed.
+    c.net.heal()
+    wait_converged(c, names)
+    assert put(c, "nl/after", "v", names=[cut])
+    for n in names:
+        assert keys(c, n, "nl/") == {"nl/after": "v"}, n
