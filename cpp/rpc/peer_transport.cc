@@ -21,6 +21,13 @@ using Clock = std::chrono::steady_clock;
 constexpr auto kMinBackoff = std::chrono::milliseconds(50);
 constexpr auto kMaxBackoff = std::chrono::milliseconds(1000);
 constexpr char kClusterIdKey[] = "cairn-cluster-id";
+// What a member answers a removed member's stream (etcd's errMemberRemoved).
+constexpr char kRemovedText[] = "the member has been permanently removed from the cluster";
+
+bool IsRemovedAnswer(const grpc::Status& s) {
+  return s.error_code() == grpc::StatusCode::FAILED_PRECONDITION &&
+         s.error_message() == kRemovedText;
+}
 
 // A message that can wait behind a large append without harm goes to the bulk stream;
 // everything else (heartbeats, votes, responses, empty appends) to the priority stream.
@@ -269,6 +276,7 @@ class PeerTransport::Peer {
       }
       grpc::Status status = writer->Finish();
       writer.reset();
+      if (IsRemovedAnswer(status)) t_->events_->ReportRemoved();
       std::deque<std::pair<peer::RaftBatch, size_t>> dropped;
       {
         std::lock_guard lock(mu_);
@@ -350,6 +358,7 @@ class PeerTransport::Peer {
     if (ok) ok = writer->WritesDone();
     grpc::Status status = writer->Finish();
     ok = ok && status.ok();
+    if (IsRemovedAnswer(status)) t_->events_->ReportRemoved();
     if (!ok) {
       log::Warn("snapshot not delivered",
                 {{"peer", server::IdToHex(to)}, {"error", status.error_message()}});
@@ -610,6 +619,7 @@ class RaftReader final : public grpc::ServerReadReactor<peer::RaftBatch> {
       Finish(grpc::Status::OK);
       return;
     }
+    if (handler_->IsRemovedMember(batch_.from())) return FinishRemoved(batch_.from());
     for (const std::string& bytes : batch_.messages()) {
       auto m = raft::DecodeMessage(bytes);
       if (!m.ok()) {
@@ -623,6 +633,11 @@ class RaftReader final : public grpc::ServerReadReactor<peer::RaftBatch> {
   void OnDone() override { delete this; }
 
  private:
+  void FinishRemoved(uint64_t from) {
+    log::Warn("rejected the messages of a removed member", {{"from", server::IdToHex(from)}});
+    Finish(grpc::Status(grpc::StatusCode::FAILED_PRECONDITION, kRemovedText));
+  }
+
   server::PeerHandler* handler_;
   peer::RaftBatch batch_;
 };
@@ -646,6 +661,9 @@ class SnapshotReceiver final : public grpc::ServerReadReactor<peer::SnapshotChun
       return;
     }
     if (!sink_) {
+      if (handler_->IsRemovedMember(chunk_.from())) {
+        return Finish(grpc::Status(grpc::StatusCode::FAILED_PRECONDITION, kRemovedText));
+      }
       auto m = raft::DecodeMessage(chunk_.message());
       if (!m.ok()) return Finish(ToGrpcStatus(m.status()));
       total_ = chunk_.total_bytes();

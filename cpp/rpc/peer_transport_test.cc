@@ -12,6 +12,7 @@
 #include <condition_variable>
 #include <future>
 #include <mutex>
+#include <set>
 #include <thread>
 
 namespace cairn::rpc {
@@ -40,6 +41,10 @@ class FakeMember final : public server::PeerHandler, public server::TransportEve
   explicit FakeMember(uint64_t cluster_id = kCluster) : cluster_id_(cluster_id) {}
 
   uint64_t cluster_id() const override { return cluster_id_; }
+  bool IsRemovedMember(uint64_t id) const override {
+    std::lock_guard lock(mu_);
+    return removed_.count(id) > 0;
+  }
   void Step(raft::Message m) override {
     std::lock_guard lock(mu_);
     steps_.push_back(std::move(m));
@@ -102,15 +107,22 @@ class FakeMember final : public server::PeerHandler, public server::TransportEve
     snapshot_reports_.emplace_back(id, ok);
     cv_.notify_all();
   }
+  void ReportRemoved() override {
+    std::lock_guard lock(mu_);
+    told_removed_++;
+    cv_.notify_all();
+  }
 
   template <typename Pred>
-  bool WaitFor(Pred pred) {
+  bool WaitFor(Pred pred, std::chrono::milliseconds timeout = 20s) {
     std::unique_lock lock(mu_);
-    return cv_.wait_for(lock, 20s, [&] { return pred(); });
+    return cv_.wait_for(lock, timeout, [&] { return pred(); });
   }
 
   uint64_t cluster_id_;
-  std::mutex mu_;
+  mutable std::mutex mu_;
+  std::set<uint64_t> removed_;
+  int told_removed_ = 0;
   std::condition_variable cv_;
   std::vector<raft::Message> steps_;
   std::vector<uint64_t> unreachable_;
@@ -185,6 +197,27 @@ TEST(PeerTransportTest, OneReadyForOnePeerTravelsAsOneWritePerStream) {
   EXPECT_EQ(commits, (std::vector<uint64_t>{0, 1, 2, 3, 4, 5, 6, 7, 8, 9}));
   EXPECT_EQ(indexes, (std::vector<uint64_t>{100, 101, 102, 103, 104}));
   EXPECT_EQ(peer.member.steps_[0].term, 3u);
+  t.Stop();
+}
+
+TEST(PeerTransportTest, AMemberTheClusterRemovedIsRefusedAndToldSo) {
+  Served peer;
+  {
+    std::lock_guard lock(peer.member.mu_);
+    peer.member.removed_.insert(1);
+  }
+  FakeMember events;
+  PeerTransport t;
+  ASSERT_TRUE(t.Start(kCluster, 1, &events).ok());
+  t.SetPeer(2, {peer.url});
+  // It keeps sending (a removed member that restarted campaigns) until it hears the answer.
+  for (int i = 0; i < 200 && events.told_removed_ == 0; ++i) {
+    t.Send({Heartbeat(2, static_cast<uint64_t>(i))});
+    events.WaitFor([&] { return events.told_removed_ > 0; }, 20ms);
+  }
+  EXPECT_GT(events.told_removed_, 0);
+  std::lock_guard lock(peer.member.mu_);
+  EXPECT_TRUE(peer.member.steps_.empty()) << "a removed member's message reached raft";
   t.Stop();
 }
 

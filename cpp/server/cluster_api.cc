@@ -190,6 +190,20 @@ bool Member::IsRemoved(uint64_t id) const {
   return std::find(removed_.begin(), removed_.end(), id) != removed_.end();
 }
 
+void Member::ReportRemoved() {
+  std::function<void()> on_removed;
+  {
+    std::lock_guard lock(members_mu_);
+    on_removed = std::move(on_removed_);
+    on_removed_ = nullptr;
+  }
+  // Once is enough: every peer may say so.
+  if (!on_removed) return;
+  log::Warn("the member has been permanently removed from the cluster; stopping",
+            {{"member-id", IdToHex(id_)}});
+  on_removed();
+}
+
 void Member::SetOnRemoved(std::function<void()> on_removed) {
   std::lock_guard lock(members_mu_);
   on_removed_ = std::move(on_removed);

@@ -173,6 +173,8 @@ class Member final : public TransportEvents, public PeerHandler {
   // TransportEvents.
   void ReportUnreachable(uint64_t id) override;
   void ReportSnapshot(uint64_t id, bool ok) override;
+  void ReportRemoved() override;
+  bool IsRemovedMember(uint64_t id) const override { return IsRemoved(id); }
   // "etcdserver: rpc not supported for learner" on a learner: it serves only serializable
   // ranges and Status, as in etcd.
   Status CheckNotLearner() const;

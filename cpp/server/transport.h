@@ -29,6 +29,8 @@ class TransportEvents {
   virtual void ReportUnreachable(uint64_t id) = 0;
   // The snapshot sent to `id` was installed by it (ok) or failed.
   virtual void ReportSnapshot(uint64_t id, bool ok) = 0;
+  // A peer refused this member's messages: the cluster removed it (while it was down, say).
+  virtual void ReportRemoved() = 0;
 };
 
 // Where a received snapshot's archive goes, piece by piece, until Finish hands it (with its
@@ -53,6 +55,9 @@ class PeerHandler {
  public:
   virtual ~PeerHandler() = default;
   virtual uint64_t cluster_id() const = 0;
+  // Whether member `id` was removed from the cluster: its messages are refused, and it is
+  // told so (etcd's "the member has been permanently removed from the cluster").
+  virtual bool IsRemovedMember(uint64_t id) const = 0;
   virtual void Step(raft::Message message) = 0;
   // A snapshot message arrived; its archive (`total_bytes`) follows into the sink.
   virtual Result<std::unique_ptr<SnapshotSink>> ReceiveSnapshot(raft::Message message,

@@ -41,3 +41,33 @@ def test_with_one_of_three_down_removing_a_running_voter_is_refused_as_unhealthy
     # The member that is down is not part of the active quorum: it may go.
     assert c.etcdctl("member", "remove", f"{ids[down]:x}", names=[up]).rc == 0
     assert set(c.ids()) == {leader, up}
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_a_member_removed_while_down_is_refused_when_it_returns_and_stops(start_cluster, kind):
+    c = start_cluster(kind, 3)
+    leader = c.wait_leader()
+    gone = next(n for n in c.members if n != leader)
+    stay = [n for n in c.members if n != gone]
+    c.members[gone].stop()
+    r = c.etcdctl("member", "remove", f"{c.ids()[gone]:x}", names=stay)
+    assert r.rc == 0, r
+    assert c.etcdctl("put", "before", "v", names=stay).rc == 0
+    term = int(c.status(leader)["raftTerm"])
+
+    # It comes back on its data dir, which still lists it as a member: the others refuse its
+    # messages and tell it it was removed, and it stops.
+    m = c.members[gone]
+    m.start(c.initial_cluster(), "existing", c.extra_flags)
+    deadline = time.monotonic() + 30 * ELECTION_S
+    while m.alive and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not m.alive, f"{gone} kept running after it was told it was removed"
+    assert "permanently removed from the cluster" in m.log_path.read_text(errors="replace")
+
+    # Meanwhile the cluster went on with the same leader in the same term: its campaigns,
+    # if any, disrupted nothing.
+    assert c.wait_leader(among=stay) == leader
+    assert int(c.status(leader)["raftTerm"]) == term
+    assert c.etcdctl("put", "after", "v", names=stay).rc == 0
+    assert {x.get("name") for x in c.member_list()} == set(stay)
