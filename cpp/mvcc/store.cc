@@ -512,6 +512,11 @@ Status Store::Load() {
 
 Status Store::Reload() {
   std::lock_guard<std::mutex> lock(write_mu_);
+  {
+    // The run in progress walked the tables that were replaced.
+    std::lock_guard<std::mutex> compact_lock(compact_mu_);
+    compaction_.reset();
+  }
   return Load();
 }
 
@@ -639,69 +644,136 @@ Result<bool> Store::CompactBatch(size_t batch) {
   CAIRN_ASSIGN_OR_RETURN(int64_t target, ReadMetaInt(&meta, kCompactRevKey, kNothingCompacted));
   CAIRN_ASSIGN_OR_RETURN(int64_t finished,
                          ReadMetaInt(&meta, kFinishedCompactRevKey, kNothingCompacted));
-  if (finished >= target) return true;
-  CAIRN_ASSIGN_OR_RETURN(Cursor revs, s->OpenCursor(storage::kMvccRevTable));
-  CAIRN_ASSIGN_OR_RETURN(Cursor rev_del, s->OpenCursor(storage::kMvccRevTable));
-  CAIRN_ASSIGN_OR_RETURN(Cursor index, s->OpenCursor(storage::kMvccIndexTable));
-
-  // Revisions at or below `finished` are already one per live key; a key that changed
-  // since has a revision in (finished, target], and visiting it compacts the whole key.
-  Revision progress = std::max(compact_progress_, Revision{finished + 1, 0});
+  if (!compaction_.has_value()) {
+    if (finished >= target) return true;
+    compaction_ = CompactionRun{target, finished, false, {}, Revision{finished + 1, 0}};
+  }
+  // The run's state moves on only once its batch committed: a failed batch is redone.
+  CompactionRun run = *compaction_;
   size_t budget = std::max<size_t>(batch, 2);
-  bool done = false;
-  CAIRN_ASSIGN_OR_RETURN(bool ok, revs.SeekGE(RevisionKey(progress, false)));
+  bool over = false;
+  if (!run.index_done) {
+    CAIRN_ASSIGN_OR_RETURN(run.index_done, CompactIndex(s, &run, budget));
+  } else {
+    CAIRN_ASSIGN_OR_RETURN(over, CompactRevisions(s, &run, budget));
+  }
+  if (over) CAIRN_RETURN_IF_ERROR(WriteMetaInt(&meta, kFinishedCompactRevKey, run.target));
+  CAIRN_RETURN_IF_ERROR(txn.Commit());
+  if (over) {
+    compaction_.reset();
+    return run.target >= target;  // else a later Compact wants another run
+  }
+  compaction_ = std::move(run);
+  return false;
+}
+
+// Pass 1 of a compaction run: one batch of the walk over the index. True when the walk
+// reached the end.
+Result<bool> Store::CompactIndex(Session* s, CompactionRun* run, size_t batch) {
+  CAIRN_ASSIGN_OR_RETURN(Cursor index, s->OpenCursor(storage::kMvccIndexTable));
+  // Reading costs far less than deleting: a batch reads more entries than it deletes, but
+  // not without bound, so that a batch stays short when little is to go.
+  const size_t max_visited = 4 * batch;
+  size_t visited = 0;
+  std::vector<std::string> drop_index, drop_rev;
+  // The key being walked, and its newest entry at or below the target so far: it goes
+  // when an entry newer but still at or below the target follows, or when it is a
+  // tombstone (a deleted key keeps nothing).
+  std::string prefix, newest;
+  bool newest_tomb = false;
+  auto drop_newest = [&] {
+    Revision r;
+    std::string_view p;
+    SplitIndexKey(newest, &p, &r);
+    // A revision the last run kept is not in pass 2's range: it goes with its index entry.
+    if (r.main <= run->finished) drop_rev.push_back(RevisionKey(r, newest_tomb));
+    drop_index.push_back(std::move(newest));
+    newest.clear();
+  };
+  bool ok = false;
+  if (run->index_from.empty()) {
+    CAIRN_ASSIGN_OR_RETURN(ok, index.Next());
+  } else {
+    CAIRN_ASSIGN_OR_RETURN(ok, index.SeekGE(run->index_from));
+  }
+  bool end = false;
   while (true) {
     if (!ok) {
-      done = true;
+      end = true;
+      if (!newest.empty() && newest_tomb) drop_newest();
       break;
     }
+    std::string_view p;
     Revision r;
-    bool tomb = false;
-    if (!ParseRevisionKey(revs.key(), &r, &tomb)) return DataLoss("mvcc: malformed revision");
-    if (r.main > target) {
-      done = true;
-      break;
-    }
-    progress = r;
-    if (budget == 0) break;
-    KeyValue kv;
-    CAIRN_RETURN_IF_ERROR(DecodeKeyValue(revs.value(), &kv));
-    revs.Reset();
-
-    // The key's revisions at or below target, oldest first; all but the last go, and the
-    // last too when it is a tombstone. Bounded by the budget: a key with more revisions
-    // than that is finished by the next batches.
-    std::string prefix = IndexKeyPrefix(kv.key);
-    std::vector<std::pair<Revision, bool>> key_revs;
-    bool complete = false;
-    CAIRN_ASSIGN_OR_RETURN(bool iok, index.SeekGE(prefix));
-    while (true) {
-      std::string_view p;
-      Revision ir;
-      if (!iok || !SplitIndexKey(index.key(), &p, &ir) || p != prefix || ir.main > target) {
-        complete = true;
+    if (!SplitIndexKey(index.key(), &p, &r)) return DataLoss("mvcc: malformed index key");
+    if (p != prefix) {
+      if (!newest.empty() && newest_tomb) drop_newest();
+      newest.clear();
+      if (drop_index.size() >= batch || visited >= max_visited) {
+        run->index_from.assign(index.key());
         break;
       }
-      key_revs.emplace_back(ir, index.value() == kTombstone);
-      if (key_revs.size() > budget) break;
-      CAIRN_ASSIGN_OR_RETURN(iok, index.Next());
+      prefix.assign(p);
     }
-    index.Reset();
-    size_t drop = key_revs.empty() ? 0 : key_revs.size() - 1;
-    if (complete && !key_revs.empty() && key_revs.back().second) drop = key_revs.size();
-    for (size_t i = 0; i < drop; ++i) {
-      CAIRN_RETURN_IF_ERROR(index.Delete(IndexKey(kv.key, key_revs[i].first)));
-      CAIRN_RETURN_IF_ERROR(rev_del.Delete(RevisionKey(key_revs[i].first, key_revs[i].second)));
+    ++visited;
+    if (r.main <= run->target) {
+      if (!newest.empty()) drop_newest();
+      newest.assign(index.key());
+      newest_tomb = index.value() == kTombstone;
+      if (drop_index.size() >= batch) {
+        // A key with a long history: the next batch goes on from its newest entry so far.
+        run->index_from = newest;
+        break;
+      }
     }
-    budget -= std::min(budget, drop + 1);
-    if (!complete) break;  // resume on this revision
-    progress = {r.main, r.sub + 1};
-    CAIRN_ASSIGN_OR_RETURN(ok, revs.SeekGE(RevisionKey(progress, false)));
+    CAIRN_ASSIGN_OR_RETURN(ok, index.Next());
   }
-  if (done) CAIRN_RETURN_IF_ERROR(WriteMetaInt(&meta, kFinishedCompactRevKey, target));
-  CAIRN_RETURN_IF_ERROR(txn.Commit());
-  compact_progress_ = done ? Revision{} : progress;
-  return done;
+  index.Reset();
+  // Oldest first within a key, so that a reader between two batches finds a key's
+  // history with only a prefix gone: the entry it seeks is there.
+  for (const std::string& k : drop_index) CAIRN_RETURN_IF_ERROR(index.Delete(k));
+  if (!drop_rev.empty()) {
+    CAIRN_ASSIGN_OR_RETURN(Cursor revs, s->OpenCursor(storage::kMvccRevTable));
+    for (const std::string& k : drop_rev) CAIRN_RETURN_IF_ERROR(revs.Delete(k));
+  }
+  return end;
+}
+
+// Pass 2 of a compaction run: one batch of the walk over the revisions in (finished,
+// target]; a revision whose index entry pass 1 dropped goes. True when the walk is over.
+Result<bool> Store::CompactRevisions(Session* s, CompactionRun* run, size_t batch) {
+  CAIRN_ASSIGN_OR_RETURN(Cursor revs, s->OpenCursor(storage::kMvccRevTable));
+  CAIRN_ASSIGN_OR_RETURN(Cursor index, s->OpenCursor(storage::kMvccIndexTable));
+  const size_t max_visited = 4 * batch;
+  size_t visited = 0;
+  std::vector<std::string> drop;
+  bool end = false;
+  CAIRN_ASSIGN_OR_RETURN(bool ok, revs.SeekGE(RevisionKey(run->rev_from, false)));
+  while (true) {
+    Revision r;
+    bool tomb = false;
+    if (ok && !ParseRevisionKey(revs.key(), &r, &tomb)) {
+      return DataLoss("mvcc: malformed revision");
+    }
+    if (!ok || r.main > run->target) {
+      end = true;
+      break;
+    }
+    if (drop.size() >= batch || visited >= max_visited) {
+      run->rev_from = r;
+      break;
+    }
+    ++visited;
+    KeyValue kv;
+    CAIRN_RETURN_IF_ERROR(DecodeKeyValue(revs.value(), &kv));
+    CAIRN_ASSIGN_OR_RETURN(bool kept, index.Find(IndexKey(kv.key, r)));
+    if (!kept) drop.emplace_back(revs.key());
+    CAIRN_ASSIGN_OR_RETURN(ok, revs.Next());
+  }
+  revs.Reset();
+  index.Reset();
+  for (const std::string& k : drop) CAIRN_RETURN_IF_ERROR(revs.Delete(k));
+  return end;
 }
 
 Result<HashResult> Store::Hash() const {

@@ -8,6 +8,8 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <optional>
+#include <string>
 #include <vector>
 
 #include "base/status.h"
@@ -96,9 +98,30 @@ class Store {
   storage::Db* db_;
   std::mutex write_mu_;
   std::unique_ptr<storage::Session> writer_session_;  // guarded by write_mu_
+  // A compaction run to one target, fixed when the run starts (a later Compact starts
+  // another run after it). Two passes, each walking one table in its own order, so that a
+  // batch's deletes land on a few adjacent pages: deletes scattered over a table dirty
+  // most of its pages, and WiredTiger's eviction of those (its threads' and, past the dirty
+  // trigger, the writer's own) is what slowed writers down, far more than the deletes.
+  //   1. The index, key by key: drops every entry at or below the target but a live key's
+  //      latest (and a revision kept by an earlier run that is now superseded: at most one
+  //      per key).
+  //   2. The revisions in (finished, target], in order: drops those without an index entry.
+  // Reads never need what either pass drops. A crash loses only this in-memory state: the
+  // run starts again, and what it already did does not need doing again.
+  struct CompactionRun {
+    int64_t target = 0;
+    int64_t finished = 0;     // the finished_compact_rev the run started from
+    bool index_done = false;  // pass 1 over, pass 2 going on
+    std::string index_from;   // pass 1 resumes at this index key ("": the first)
+    Revision rev_from;        // pass 2 resumes at this revision
+  };
+  Result<bool> CompactIndex(storage::Session* s, CompactionRun* run, size_t batch);
+  Result<bool> CompactRevisions(storage::Session* s, CompactionRun* run, size_t batch);
+
   std::mutex compact_mu_;
   std::unique_ptr<storage::Session> compact_session_;  // guarded by compact_mu_
-  Revision compact_progress_;                          // guarded by compact_mu_
+  std::optional<CompactionRun> compaction_;            // guarded by compact_mu_
   std::atomic<int64_t> current_rev_{1};
   std::atomic<int64_t> compact_rev_{-1};
   std::atomic<uint64_t> applied_index_{0};

@@ -519,6 +519,17 @@ TEST_F(StoreTest, CompactionRefusesOldReadsAndKeepsTheLatestOfEachKey) {
   EXPECT_EQ(store_->HashKV(0)->hash, after->hash);
 }
 
+// Counts the rows of a table, as a compaction left them.
+int Rows(storage::Db* db, const char* table) {
+  auto session = db->Acquire();
+  EXPECT_TRUE(session.ok());
+  auto cursor = (*session)->OpenCursor(table);
+  EXPECT_TRUE(cursor.ok());
+  int rows = 0;
+  while (*cursor->Next()) ++rows;
+  return rows;
+}
+
 TEST_F(StoreTest, CompactionRemovesSupersededRevisionsFromTheTables) {
   for (int i = 0; i < 50; ++i) Put("hot", std::to_string(i));
   Put("gone", "x");
@@ -527,15 +538,8 @@ TEST_F(StoreTest, CompactionRemovesSupersededRevisionsFromTheTables) {
   ASSERT_TRUE(store_->Compact(store_->current_revision(), ++index_).ok());
   ASSERT_TRUE(store_->RunCompaction(7, std::chrono::microseconds(0)).ok());
   // Only the live key's latest revision is left, in the revision table and the index.
-  for (const char* table : {storage::kMvccRevTable, storage::kMvccIndexTable}) {
-    auto session = db_->Acquire();
-    ASSERT_TRUE(session.ok());
-    auto cursor = (*session)->OpenCursor(table);
-    ASSERT_TRUE(cursor.ok());
-    int rows = 0;
-    while (*cursor->Next()) ++rows;
-    EXPECT_EQ(rows, 1) << table;
-  }
+  EXPECT_EQ(Rows(db_.get(), storage::kMvccRevTable), 1);
+  EXPECT_EQ(Rows(db_.get(), storage::kMvccIndexTable), 1);
   auto after = store_->Hash();
   ASSERT_TRUE(after.ok());
   EXPECT_NE(after->hash, all_before->hash);
@@ -567,6 +571,31 @@ TEST_F(StoreTest, CompactionRemovesSupersededRevisionsFromTheTables) {
   ASSERT_TRUE((*s2)->Compact((*s2)->current_revision(), ++i2).ok());
   EXPECT_EQ((*s2)->HashKV(0)->hash, store_->HashKV(0)->hash);
   EXPECT_NE((*s2)->Hash()->hash, store_->Hash()->hash);
+}
+
+TEST_F(StoreTest, ALaterCompactionRemovesWhatAnEarlierKeptAndWaitsForTheRunInProgress) {
+  for (int i = 0; i < 20; ++i) Put("k" + std::to_string(i % 4), std::to_string(i));  // 2..21
+  Put("gone", "x");
+  Delete("gone");
+  ASSERT_TRUE(store_->Compact(store_->current_revision(), ++index_).ok());
+  // The first run is under way when the next compaction is applied.
+  auto done = store_->CompactBatch(3);
+  ASSERT_TRUE(done.ok());
+  EXPECT_FALSE(*done);
+  Put("k0", "new");  // supersedes the revision the first run keeps
+  Delete("k1");      // so does a delete
+  Put("k5", "new");
+  const RangeResponse want = Get("k", "l");
+  ASSERT_TRUE(store_->Compact(store_->current_revision(), ++index_).ok());
+  ASSERT_TRUE(store_->RunCompaction(3, std::chrono::microseconds(0)).ok());
+  // k0, k2, k3 and k5 keep their latest revision; nothing else is left.
+  EXPECT_EQ(Rows(db_.get(), storage::kMvccRevTable), 4);
+  EXPECT_EQ(Rows(db_.get(), storage::kMvccIndexTable), 4);
+  EXPECT_EQ(Keys(want), (std::vector<std::string>{"k0", "k2", "k3", "k5"}));
+  EXPECT_EQ(Get("k", "l").kvs, want.kvs);
+  Reopen();
+  EXPECT_EQ(Get("k", "l").kvs, want.kvs);
+  EXPECT_EQ(*store_->CompactBatch(3), true);
 }
 
 TEST_F(StoreTest, CompactionAndReadsRunAlongsideWrites) {
