@@ -882,15 +882,18 @@ void DropLast(cairn_txn* txn, int branch) {
 
 }  // namespace
 
-int cairn_txn_compare_number(cairn_txn* txn, const uint8_t* key, size_t key_len, int target, int op,
-                             int64_t number, cairn_error** err) {
+int cairn_txn_compare_range_number(cairn_txn* txn, const uint8_t* key, size_t key_len,
+                                   const uint8_t* range_end, size_t range_end_len, int target,
+                                   int op, int64_t number, cairn_error** err) {
   return Guard(err, [&]() -> int {
     if (target != CAIRN_CMP_VERSION && target != CAIRN_CMP_CREATE && target != CAIRN_CMP_MOD &&
         target != CAIRN_CMP_LEASE) {
       return Invalid(err, "invalid compare target for a number");
     }
+    if (BadBytes(range_end, range_end_len)) return Invalid(err, "range_end is NULL");
     pb::Compare* c = nullptr;
     if (int rc = Compare(txn, key, key_len, op, err, &c)) return rc;
+    c->set_range_end(Bytes(range_end, range_end_len));
     c->set_target(static_cast<pb::Compare::CompareTarget>(target));
     switch (target) {
       case CAIRN_CMP_VERSION: c->set_version(number); break;
@@ -902,16 +905,29 @@ int cairn_txn_compare_number(cairn_txn* txn, const uint8_t* key, size_t key_len,
   });
 }
 
-int cairn_txn_compare_value(cairn_txn* txn, const uint8_t* key, size_t key_len, int op,
-                            const uint8_t* value, size_t value_len, cairn_error** err) {
+int cairn_txn_compare_number(cairn_txn* txn, const uint8_t* key, size_t key_len, int target, int op,
+                             int64_t number, cairn_error** err) {
+  return cairn_txn_compare_range_number(txn, key, key_len, nullptr, 0, target, op, number, err);
+}
+
+int cairn_txn_compare_range_value(cairn_txn* txn, const uint8_t* key, size_t key_len,
+                                  const uint8_t* range_end, size_t range_end_len, int op,
+                                  const uint8_t* value, size_t value_len, cairn_error** err) {
   return Guard(err, [&]() -> int {
     if (BadBytes(value, value_len)) return Invalid(err, "value is NULL");
+    if (BadBytes(range_end, range_end_len)) return Invalid(err, "range_end is NULL");
     pb::Compare* c = nullptr;
     if (int rc = Compare(txn, key, key_len, op, err, &c)) return rc;
+    c->set_range_end(Bytes(range_end, range_end_len));
     c->set_target(pb::Compare::VALUE);
     c->set_value(Bytes(value, value_len));
     return CAIRN_OK;
   });
+}
+
+int cairn_txn_compare_value(cairn_txn* txn, const uint8_t* key, size_t key_len, int op,
+                            const uint8_t* value, size_t value_len, cairn_error** err) {
+  return cairn_txn_compare_range_value(txn, key, key_len, nullptr, 0, op, value, value_len, err);
 }
 
 int cairn_txn_range(cairn_txn* txn, int branch, const uint8_t* key, size_t key_len,

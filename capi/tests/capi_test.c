@@ -297,6 +297,15 @@ static void test_without_node(void) {
   EXPECT_CODE(CAIRN_EINVAL, cairn_txn_compare_number(txn, B("k"), 1, CAIRN_CMP_MOD, 17, 0, ERR));
   EXPECT_CODE(CAIRN_EINVAL,
               cairn_txn_compare_value(NULL, B("k"), 1, CAIRN_CMP_EQUAL, B("v"), 1, ERR));
+  EXPECT_CODE(CAIRN_EINVAL, cairn_txn_compare_range_number(txn, B("k"), 1, NULL, 2, CAIRN_CMP_MOD,
+                                                           CAIRN_CMP_EQUAL, 0, ERR));
+  EXPECT_CODE(CAIRN_EINVAL,
+              cairn_txn_compare_range_number(txn, B("k"), 1, B("l"), 1, CAIRN_CMP_VALUE,
+                                             CAIRN_CMP_EQUAL, 0, ERR));
+  EXPECT_CODE(CAIRN_EINVAL, cairn_txn_compare_range_value(txn, B("k"), 1, NULL, 2, CAIRN_CMP_EQUAL,
+                                                          B("v"), 1, ERR));
+  EXPECT_CODE(CAIRN_EINVAL,
+              cairn_txn_compare_range_value(txn, B("k"), 1, B("l"), 1, 9, B("v"), 1, ERR));
   EXPECT_CODE(CAIRN_EINVAL, cairn_txn_put(txn, 5, B("k"), 1, B("v"), 1, NULL, ERR));
   EXPECT_CODE(CAIRN_EINVAL, cairn_txn_put(txn, CAIRN_TXN_THEN, NULL, 3, B("v"), 1, NULL, ERR));
   po.version = 42;
@@ -489,6 +498,55 @@ static void exercise(cairn_client* c, const char* p /* key prefix */) {
   CHECK(tr == NULL);
   EXPECT_CODE(CAIRN_EINVAL, cairn_txn_commit(&tr, c, NULL, NULL, ERR));
   cairn_txn_free(txn);
+
+  /* Compares over a range (etcd's Compare.range_end): every key of it must satisfy them; an
+   * empty range compares as a missing key (0, and false for a value). */
+  {
+    char ka[64], kb[64], from[64], to[64], none_from[64], none_to[64];
+    snprintf(ka, sizeof ka, "%s/cmp/a", p);
+    snprintf(kb, sizeof kb, "%s/cmp/b", p);
+    snprintf(from, sizeof from, "%s/cmp/", p);
+    snprintf(to, sizeof to, "%s/cmp0", p);
+    snprintf(none_from, sizeof none_from, "%s/cmp/x", p);
+    snprintf(none_to, sizeof none_to, "%s/cmp/y", p);
+    OK(cairn_kv_put(NULL, c, B(ka), L(ka), B("1"), 1, NULL, NULL, ERR));
+    OK(cairn_kv_put(NULL, c, B(kb), L(kb), B("1"), 1, NULL, NULL, ERR));
+    OK(cairn_txn_new(&txn, ERR));
+    OK(cairn_txn_compare_range_value(txn, B(from), L(from), B(to), L(to), CAIRN_CMP_EQUAL, B("1"),
+                                     1, ERR));
+    OK(cairn_txn_compare_range_number(txn, B(from), L(from), B(to), L(to), CAIRN_CMP_VERSION,
+                                      CAIRN_CMP_EQUAL, 1, ERR));
+    OK(cairn_txn_compare_range_number(txn, B(none_from), L(none_from), B(none_to), L(none_to),
+                                      CAIRN_CMP_MOD, CAIRN_CMP_EQUAL, 0, ERR));
+    OK(cairn_txn_commit(&tr, c, txn, NULL, ERR));
+    CHECK(cairn_txn_result_succeeded(tr) == 1);
+    cairn_txn_result_free(tr);
+    /* One key of the range no longer matches: the same txn fails. */
+    OK(cairn_kv_put(NULL, c, B(kb), L(kb), B("2"), 1, NULL, NULL, ERR));
+    OK(cairn_txn_commit(&tr, c, txn, NULL, ERR));
+    CHECK(cairn_txn_result_succeeded(tr) == 0);
+    cairn_txn_result_free(tr);
+    cairn_txn_free(txn);
+    /* Without range_end it is the one key (range_end_len 0); a value over an empty range is
+     * false. */
+    OK(cairn_txn_new(&txn, ERR));
+    OK(cairn_txn_compare_range_value(txn, B(ka), L(ka), NULL, 0, CAIRN_CMP_EQUAL, B("1"), 1, ERR));
+    OK(cairn_txn_commit(&tr, c, txn, NULL, ERR));
+    CHECK(cairn_txn_result_succeeded(tr) == 1);
+    cairn_txn_result_free(tr);
+    OK(cairn_txn_compare_range_value(txn, B(none_from), L(none_from), B(none_to), L(none_to),
+                                     CAIRN_CMP_NOT_EQUAL, B("1"), 1, ERR));
+    OK(cairn_txn_commit(&tr, c, txn, NULL, ERR));
+    CHECK(cairn_txn_result_succeeded(tr) == 0);
+    cairn_txn_result_free(tr);
+    cairn_txn_free(txn);
+    {
+      cairn_delete_options all = CAIRN_DELETE_OPTIONS_INIT;
+      all.range_end = B(to);
+      all.range_end_len = L(to);
+      OK(cairn_kv_delete(NULL, c, B(from), L(from), &all, NULL, ERR));
+    }
+  }
 
   /* Delete with prev_kv; a range delete. */
   dopt.prev_kv = 1;

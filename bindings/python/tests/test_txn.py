@@ -89,3 +89,31 @@ def test_the_builder_refuses_what_is_not_a_compare_or_an_op(cairn_client):
         cairn_client.txn().then(b"put")  # type: ignore[arg-type]
     with pytest.raises(TypeError):
         Compare.version(b"k") == b"1"  # numbers compare with numbers
+
+
+def test_a_compare_over_a_range_holds_only_when_every_key_in_it_does(cairn_client):
+    cairn_client.put(b"jobs/a", b"idle")
+    cairn_client.put(b"jobs/b", b"idle")
+    all_idle = Compare.value(b"jobs/", prefix=True) == b"idle"
+    assert all_idle.range_end == b"jobs0"
+    assert cairn_client.txn().if_(all_idle).commit().succeeded
+    assert cairn_client.txn().if_(Compare.version(b"jobs/a", b"jobs/c") == 1).commit().succeeded
+    cairn_client.put(b"jobs/b", b"busy")
+    assert not cairn_client.txn().if_(all_idle).commit().succeeded
+    assert not cairn_client.txn().if_(Compare.version(b"jobs/a", b"jobs/c") == 1).commit().succeeded
+    # Only [jobs/a, jobs/b): jobs/b is outside it.
+    assert cairn_client.txn().if_(Compare.value(b"jobs/a", b"jobs/b") == b"idle").commit().succeeded
+
+
+def test_a_compare_over_an_empty_range_compares_a_missing_key(cairn_client):
+    # kube-apiserver's "create if absent", over a whole prefix: nothing there yet.
+    empty = Compare.mod(b"none/", prefix=True) == 0
+    assert cairn_client.txn().if_(empty).then(Op.put(b"none/x", b"1")).commit().succeeded
+    assert not cairn_client.txn().if_(empty).commit().succeeded
+    # A value compare over an empty range is false, whatever the operator.
+    assert not cairn_client.txn().if_(Compare.value(b"void/", prefix=True) != b"x").commit().succeeded
+
+
+def test_range_and_prefix_exclude_each_other_in_a_compare():
+    with pytest.raises(ValueError):
+        Compare.mod(b"a", b"b", prefix=True)

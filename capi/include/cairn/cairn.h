@@ -424,6 +424,16 @@ CAIRN_API int cairn_txn_compare_number(cairn_txn* txn, const uint8_t* key, size_
 /* Compares `key`'s value with `value`, by `op`. A missing key makes it false. */
 CAIRN_API int cairn_txn_compare_value(cairn_txn* txn, const uint8_t* key, size_t key_len, int op,
                                       const uint8_t* value, size_t value_len, cairn_error** err);
+/* As the two above, over the keys in [key, range_end) (etcd's Compare.range_end; "\0": every
+ * key >= key; range_end_len 0: the one key): it holds when every key in the range satisfies
+ * it. An empty range compares as a missing key. */
+CAIRN_API int cairn_txn_compare_range_number(cairn_txn* txn, const uint8_t* key, size_t key_len,
+                                             const uint8_t* range_end, size_t range_end_len,
+                                             int target, int op, int64_t number, cairn_error** err);
+CAIRN_API int cairn_txn_compare_range_value(cairn_txn* txn, const uint8_t* key, size_t key_len,
+                                            const uint8_t* range_end, size_t range_end_len, int op,
+                                            const uint8_t* value, size_t value_len,
+                                            cairn_error** err);
 /* Operations on `branch` (CAIRN_TXN_THEN or CAIRN_TXN_ELSE); options as for the calls of
  * the same names (NULL: defaults). */
 CAIRN_API int cairn_txn_range(cairn_txn* txn, int branch, const uint8_t* key, size_t key_len,

@@ -56,49 +56,63 @@ class Compare:
     """One condition of a txn. Build it from a target: `Compare.value(b"k") == b"v"`,
     `Compare.version(b"k") > 2`, `Compare.mod(b"k") == 0` (a missing key's revisions and
     version are 0), `Compare.create(b"k")`, `Compare.lease(b"k") == lease_id`. A value
-    compare on a missing key is false."""
+    compare on a missing key is false.
 
-    __slots__ = ("key", "target", "result", "operand")
+    Each also takes a range, as etcd's Compare.range_end: `Compare.version(b"a", b"c") > 0`
+    or `Compare.mod(b"jobs/", prefix=True) < rev` hold when every key in the range satisfies
+    them; an empty range compares as one missing key."""
 
-    def __init__(self, key: bytes, target: int, result: int, operand: Union[int, bytes]):
+    __slots__ = ("key", "target", "result", "operand", "range_end")
+
+    def __init__(self, key: bytes, target: int, result: int, operand: Union[int, bytes],
+                 range_end: bytes = b""):
         self.key = key
         self.target = target
         self.result = result
         self.operand = operand
+        self.range_end = range_end
 
     def __repr__(self) -> str:
         names = ["version", "create", "mod", "value", "lease"]
         ops = ["==", ">", "<", "!="]
-        return f"Compare.{names[self.target]}({self.key!r}) {ops[self.result]} {self.operand!r}"
+        end = f", {self.range_end!r}" if self.range_end else ""
+        return (f"Compare.{names[self.target]}({self.key!r}{end}) {ops[self.result]} "
+                f"{self.operand!r}")
 
     @staticmethod
-    def version(key: BytesLike) -> "_Target":
-        return _Target(key, VERSION)
+    def version(key: BytesLike, range_end: Optional[BytesLike] = None, *,
+            prefix: bool = False) -> "_Target":
+        return _Target(key, VERSION, range_end, prefix)
 
     @staticmethod
-    def create(key: BytesLike) -> "_Target":
-        return _Target(key, CREATE)
+    def create(key: BytesLike, range_end: Optional[BytesLike] = None, *,
+            prefix: bool = False) -> "_Target":
+        return _Target(key, CREATE, range_end, prefix)
 
     @staticmethod
-    def mod(key: BytesLike) -> "_Target":
-        return _Target(key, MOD)
+    def mod(key: BytesLike, range_end: Optional[BytesLike] = None, *,
+            prefix: bool = False) -> "_Target":
+        return _Target(key, MOD, range_end, prefix)
 
     @staticmethod
-    def value(key: BytesLike) -> "_Target":
-        return _Target(key, VALUE)
+    def value(key: BytesLike, range_end: Optional[BytesLike] = None, *,
+            prefix: bool = False) -> "_Target":
+        return _Target(key, VALUE, range_end, prefix)
 
     @staticmethod
-    def lease(key: BytesLike) -> "_Target":
-        return _Target(key, LEASE)
+    def lease(key: BytesLike, range_end: Optional[BytesLike] = None, *,
+            prefix: bool = False) -> "_Target":
+        return _Target(key, LEASE, range_end, prefix)
 
 
 class _Target:
     """The left side of a comparison; the comparison operators make a Compare."""
 
-    __slots__ = ("_key", "_target")
+    __slots__ = ("_key", "_target", "_range_end")
 
-    def __init__(self, key: BytesLike, target: int):
-        self._key = to_bytes(key)
+    def __init__(self, key: BytesLike, target: int, range_end: Optional[BytesLike] = None,
+                 prefix: bool = False):
+        self._key, self._range_end = key_range(key, range_end, prefix)
         self._target = target
 
     def _make(self, result: int, operand: object) -> Compare:
@@ -108,7 +122,7 @@ class _Target:
             if isinstance(operand, bool) or not isinstance(operand, int):
                 raise TypeError("version, create, mod and lease compare with an int")
             value = operand
-        return Compare(self._key, self._target, result, value)
+        return Compare(self._key, self._target, result, value, self._range_end)
 
     def __eq__(self, other: object) -> Compare:  # type: ignore[override]
         return self._make(EQUAL, other)

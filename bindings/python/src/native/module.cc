@@ -1048,13 +1048,17 @@ class Client {
       int target = c.attr("target").cast<int>();
       int result = c.attr("result").cast<int>();
       py::object operand = c.attr("operand");
+      py::bytes range_end = c.attr("range_end");
+      ByteView end = View(range_end);
       if (target == CAIRN_CMP_VALUE) {
         py::bytes value = operand;
         ByteView v = View(value);
-        Check(cairn_txn_compare_value(t.get(), k.data, k.size, result, v.data, v.size, &err), err);
+        Check(cairn_txn_compare_range_value(t.get(), k.data, k.size, end.data, end.size, result,
+                                            v.data, v.size, &err),
+              err);
       } else {
-        Check(cairn_txn_compare_number(t.get(), k.data, k.size, target, result,
-                                       operand.cast<int64_t>(), &err),
+        Check(cairn_txn_compare_range_number(t.get(), k.data, k.size, end.data, end.size, target,
+                                             result, operand.cast<int64_t>(), &err),
               err);
       }
     }
