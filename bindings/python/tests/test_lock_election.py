@@ -1,4 +1,6 @@
 """Locks and elections (etcd's v3lock and v3election) as context managers."""
+import os
+import signal
 import threading
 import time
 
@@ -100,3 +102,64 @@ def test_observe_yields_each_leader(cairn_client):
 def test_proclaim_without_leading_is_refused(cairn_client):
     with pytest.raises(RuntimeError):
         cairn_client.election(b"none").proclaim(b"x")
+
+
+def _interrupt_once_waiting(admin, prefix, release_holder):
+    """A thread that sends this process SIGINT (Ctrl-C) once two keys exist under `prefix`:
+    the holder's and the waiter's, which the waiter's call creates from inside the library.
+    Should the interrupt not end the wait, it frees the holder after TIMEOUT, so that a broken
+    build fails the test (gave_up is set) rather than hangs."""
+    interrupted = threading.Event()
+    gave_up = threading.Event()
+
+    def run():
+        deadline = time.monotonic() + TIMEOUT
+        while admin.range(prefix, prefix=True, count_only=True).count < 2:
+            if time.monotonic() > deadline:
+                break
+            time.sleep(0.01)
+        os.kill(os.getpid(), signal.SIGINT)
+        if not interrupted.wait(TIMEOUT):
+            gave_up.set()
+            release_holder()
+
+    t = threading.Thread(target=run, daemon=True)
+    t.start()
+    return interrupted, gave_up
+
+
+@pytest.mark.parametrize("path", ["in-process", "network"])
+def test_ctrl_c_interrupts_a_lock_that_waits_without_a_timeout(cairn_node, path):
+    with cairn_node.client() as admin, \
+            (cairn_node.client() if path == "in-process" else cairn.Client(cairn_node.client_urls)) as c:
+        holder = admin.lock(b"ctrl-c")
+        holder.acquire()
+        interrupted, gave_up = _interrupt_once_waiting(admin, b"ctrl-c/", holder.release)
+        waiter = c.lock(b"ctrl-c")
+        with pytest.raises(KeyboardInterrupt):
+            waiter.acquire()
+        interrupted.set()
+        assert not gave_up.is_set(), "Ctrl-C did not interrupt the lock while it was held"
+        assert not waiter.locked
+        # The interrupted waiter left nothing behind: only the holder's key is there, and the
+        # lock goes to the next waiter once released.
+        assert admin.range(b"ctrl-c/", prefix=True, count_only=True).count == 1
+        holder.release()
+        again = c.lock(b"ctrl-c")
+        assert again.acquire(timeout=TIMEOUT) is True
+        again.release()
+
+
+def test_ctrl_c_interrupts_a_campaign_that_waits_without_a_timeout(cairn_client):
+    leader = cairn_client.election(b"ctrl-c-e")
+    assert leader.campaign(b"first", timeout=TIMEOUT)
+    interrupted, gave_up = _interrupt_once_waiting(cairn_client, b"ctrl-c-e/", leader.resign)
+    other = cairn_client.election(b"ctrl-c-e")
+    with pytest.raises(KeyboardInterrupt):
+        other.campaign(b"second")
+    interrupted.set()
+    assert not gave_up.is_set(), "Ctrl-C did not interrupt the campaign while it was led"
+    assert not other.is_leader
+    assert cairn_client.range(b"ctrl-c-e/", prefix=True, count_only=True).count == 1
+    assert cairn_client.election(b"ctrl-c-e").leader().value == b"first"
+    leader.resign()

@@ -346,6 +346,57 @@ class Deadline {
 };
 
 // ---------------------------------------------------------------------------------------------
+// Ctrl-C for calls that may wait forever (lock, campaign)
+
+// Python runs signal handlers on its main thread only, between bytecodes: a main thread
+// blocked in the library would never see Ctrl-C. Set when the module is imported.
+unsigned long main_thread_id = 0;
+
+// Runs `call()`, a library call that waits watching `token`, without the GIL. On the main
+// thread it runs on a helper thread while this one wakes every 100 ms to run the signal
+// handlers (PyErr_CheckSignals). A handler that raises (KeyboardInterrupt) triggers the token;
+// once the call has returned, `undo(rc)` gives back what it may have obtained meanwhile, and
+// the handler's exception propagates. Elsewhere it is just the call without the GIL.
+template <typename Call, typename Undo>
+int Interruptible(cairn_cancel* token, Call call, Undo undo) {
+  if (PyThread_get_thread_ident() != main_thread_id) {
+    py::gil_scoped_release nogil;
+    return call();
+  }
+  std::mutex mu;
+  std::condition_variable cv;
+  bool done = false;
+  int rc = CAIRN_OK;
+  bool interrupted = false;
+  {
+    py::gil_scoped_release nogil;
+    std::thread worker([&] {
+      int r = call();
+      std::lock_guard<std::mutex> lock(mu);
+      rc = r;
+      done = true;
+      cv.notify_all();
+    });
+    for (;;) {
+      {
+        std::unique_lock<std::mutex> lock(mu);
+        if (cv.wait_for(lock, std::chrono::milliseconds(100), [&] { return done; })) break;
+      }
+      py::gil_scoped_acquire gil;
+      if (PyErr_CheckSignals() != 0) {  // the exception stays set in this thread's state
+        interrupted = true;
+        break;
+      }
+    }
+    if (interrupted) cairn_cancel_trigger(token);
+    worker.join();
+    if (interrupted) undo(rc);
+  }
+  if (interrupted) throw py::error_already_set();
+  return rc;
+}
+
+// ---------------------------------------------------------------------------------------------
 // Callbacks from the library's threads
 
 // A Python callable kept for the library; released with the GIL held, or leaked when the
@@ -883,11 +934,20 @@ class Client {
     ByteView n = View(name);
     cairn_bytes* key = nullptr;
     cairn_error* err = nullptr;
-    int rc;
-    {
-      py::gil_scoped_release nogil;
-      rc = cairn_lock_acquire(&key, use.get(), n.data, n.size, lease, use.token(), &err);
-    }
+    int rc = Interruptible(
+        use.token(),
+        [&] {
+          return cairn_lock_acquire(&key, use.get(), n.data, n.size, lease, use.token(), &err);
+        },
+        [&](int got) {  // acquired as Ctrl-C came: released, the caller never saw it
+          if (got == CAIRN_OK) {
+            size_t len = 0;
+            const uint8_t* d = cairn_bytes_data(key, &len);
+            cairn_lock_release(use.get(), d, len, nullptr, nullptr);
+          }
+          cairn_bytes_free(key);
+          cairn_error_free(err);
+        });
     if (rc == CAIRN_ECANCELLED && use.expired()) {
       cairn_error_free(err);
       return py::none();
@@ -918,12 +978,17 @@ class Client {
     ByteView v = View(value);
     cairn_leader_key* l = nullptr;
     cairn_error* err = nullptr;
-    int rc;
-    {
-      py::gil_scoped_release nogil;
-      rc = cairn_election_campaign(&l, use.get(), n.data, n.size, lease, v.data, v.size,
-                                   use.token(), &err);
-    }
+    int rc = Interruptible(
+        use.token(),
+        [&] {
+          return cairn_election_campaign(&l, use.get(), n.data, n.size, lease, v.data, v.size,
+                                         use.token(), &err);
+        },
+        [&](int got) {  // elected as Ctrl-C came: resigned, the caller never saw it
+          if (got == CAIRN_OK) cairn_election_resign(use.get(), l, nullptr, nullptr);
+          cairn_leader_key_free(l);
+          cairn_error_free(err);
+        });
     if (rc == CAIRN_ECANCELLED && use.expired()) {
       cairn_error_free(err);
       return py::none();
@@ -1325,6 +1390,8 @@ PYBIND11_MODULE(_native, m) {
     throw std::runtime_error(std::string("cairn: libcairn ") + cairn_version_string() +
                              " is older than the " CAIRN_VERSION_STRING " this module needs");
   }
+  main_thread_id =
+      py::module_::import("threading").attr("main_thread")().attr("ident").cast<unsigned long>();
   m.def("version", [] { return std::string(cairn_version_string()); });
   m.def("version_number", [] { return cairn_version_number(); });
   m.def("header_version_number", [] { return CAIRN_VERSION_NUMBER; });
