@@ -189,8 +189,6 @@ Status Member::Open() {
   std::filesystem::permissions(dir, std::filesystem::perms::owner_all,
                                std::filesystem::perm_options::replace, ec);
 
-  // A snapshot that was arriving or waiting when the member stopped is of no use now.
-  std::filesystem::remove_all(dir + ".snapshot-incoming", ec);
   storage::DbOptions db_options;
   db_options.checkpoint_interval_s = 0;  // the apply thread checkpoints between entries
   CAIRN_ASSIGN_OR_RETURN(db_, storage::Db::Open(dir, db_options));
@@ -213,6 +211,8 @@ Status Member::Open() {
       initial.conf_state.voters.empty() && initial.conf_state.learners.empty() && last_index == 0;
   raft::ConfState conf;
   CAIRN_RETURN_IF_ERROR(Bootstrap(&conf, fresh));
+  // With the member's identity known: a snapshot install a stop interrupted ends here.
+  CAIRN_RETURN_IF_ERROR(RecoverStagedSnapshot());
   if (fresh) {
     CAIRN_RETURN_IF_ERROR(log_store_->SetConfState(conf));
     initial.conf_state = conf;
@@ -704,6 +704,8 @@ void Member::LeaseGrant(const etcdserverpb::LeaseGrantRequest& req,
   if (req.id() == 0) {
     // The id is chosen before proposing so that every member applies the same one.
     int64_t id = 0;
+    std::shared_lock lock(close_mu_);  // an installed snapshot replaces the lessor
+    if (!lessor_) return done(etcd::Stopped());
     do {
       id = static_cast<int64_t>(next_request_id_.fetch_add(1) & 0x7fffffffffffffffULL);
     } while (id == 0 || lessor_->Exists(id));
@@ -944,7 +946,9 @@ void Member::RaftLoop() {
       tasks.swap(raft_tasks_);
     }
     for (auto& task : tasks) task();
+    uint64_t stepped_snapshot = 0;
     for (raft::Message& m : incoming) {
+      if (m.type == raft::MessageType::kSnapshot) stepped_snapshot = m.snapshot.metadata.index;
       Status s = node_->Step(std::move(m));
       if (!s.ok()) log::Debug("raft refused a message", {{"error", s.ToString()}});
     }
@@ -956,7 +960,7 @@ void Member::RaftLoop() {
     const auto now = Clock::now();
     if (now >= next_tick) {
       node_->Tick();
-      if (leader_.load() == id_) ProposeLeaseHousekeeping();
+      if (leader_.load() == id_ && !installing_) ProposeLeaseHousekeeping();
       next_tick += tick_;
       if (next_tick <= now) next_tick = now + tick_;
     }
@@ -991,8 +995,25 @@ void Member::RaftLoop() {
 
     DriveTransfers(now);
     while (node_->HasReady()) HandleReady(node_->GetReady());
+    if (stepped_snapshot != 0) ForgetUnclaimedSnapshot(stepped_snapshot);
     MaybeCompactLog();
   }
+}
+
+// Raft took a stepped snapshot into the Ready that followed (BeginInstall claimed it), or
+// refused it (older than what it has): then the staged copy goes, or it would block the
+// next one forever.
+void Member::ForgetUnclaimedSnapshot(uint64_t index) {
+  std::string dir;
+  {
+    std::lock_guard lock(snap_mu_);
+    if (staged_index_ != index || staged_claimed_) return;
+    staged_index_ = 0;
+    dir.swap(staged_dir_);
+  }
+  log::Info("raft refused a received snapshot", {{"index", index}});
+  std::error_code ec;
+  std::filesystem::remove_all(dir, ec);
 }
 
 void Member::SendMessages(std::vector<raft::Message> messages) {
@@ -1114,7 +1135,9 @@ Result<std::unique_ptr<SnapshotSink>> Member::ReceiveSnapshot(raft::Message mess
       new StagingSink(std::move(*unpacker), std::move(finish), std::move(abandon)));
 }
 
-Status Member::CopyStagedState(const std::string& staged) {
+Status Member::CopyStagedState(const std::string& staged,
+                               std::unique_lock<std::shared_mutex>* switch_lock,
+                               cairn::internal::Membership* installed) {
   storage::DbOptions options;
   options.checkpoint_interval_s = 0;
   CAIRN_ASSIGN_OR_RETURN(auto from_db, storage::Db::Open(staged, options));
@@ -1124,8 +1147,8 @@ Status Member::CopyStagedState(const std::string& staged) {
   const std::vector<std::string> tables = {storage::kMvccRevTable,     storage::kMvccIndexTable,
                                            storage::kMvccCurrentTable, storage::kMetaTable,
                                            lease::kLeaseTable,         lease::kLeaseKeysTable};
-  // One transaction: readers see the old state or the new one. The state tables become
-  // durable together at the checkpoint that follows.
+  // One transaction: a checkpoint, a reader or a crash sees the old state or the new one,
+  // with its own applied index. Readers go on with the old one while it is copied.
   CAIRN_ASSIGN_OR_RETURN(storage::Transaction txn, storage::Transaction::Begin(to.get()));
   for (const std::string& uri : tables) {
     CAIRN_ASSIGN_OR_RETURN(storage::Cursor dst, to->OpenCursor(uri.c_str()));
@@ -1145,11 +1168,68 @@ Status Member::CopyStagedState(const std::string& staged) {
       CAIRN_RETURN_IF_ERROR(dst.Put(src.key(), src.value()));
     }
   }
+  // The membership came with the state, under the sender's identity: this member's own goes
+  // in the same transaction, so that no durable state ever names this member as another.
+  CAIRN_ASSIGN_OR_RETURN(storage::Cursor meta, to->OpenCursor(storage::kMetaTable));
+  CAIRN_ASSIGN_OR_RETURN(bool found, meta.Find(kMembershipKey));
+  if (!found ||
+      !installed->ParseFromArray(meta.value().data(), static_cast<int>(meta.value().size()))) {
+    return DataLoss("the snapshot holds no membership record");
+  }
+  installed->set_member_id(id_);
+  installed->set_cluster_id(cluster_id_);
+  CAIRN_RETURN_IF_ERROR(meta.Put(kMembershipKey, installed->SerializeAsString()));
+  if (switch_lock != nullptr) switch_lock->lock();
   return txn.Commit();
 }
 
-void Member::InstallSnapshot(const raft::Snapshot& snapshot) {
-  std::string staged;
+Result<uint64_t> Member::StagedIndex(const std::string& staged) {
+  storage::DbOptions options;
+  options.checkpoint_interval_s = 0;
+  CAIRN_ASSIGN_OR_RETURN(auto db, storage::Db::Open(staged, options));
+  CAIRN_ASSIGN_OR_RETURN(auto store, mvcc::Store::Open(db.get()));
+  return store->applied_index();
+}
+
+Status Member::RecoverStagedSnapshot() {
+  const std::string staged = config_.EffectiveDataDir() + ".snapshot-incoming";
+  CAIRN_ASSIGN_OR_RETURN(raft::Snapshot logged, log_store_->GetSnapshot());
+  const uint64_t applied = store_->applied_index();
+  std::error_code ec;
+  const bool have_staged = std::filesystem::exists(staged + "/WiredTiger", ec);
+  if (logged.metadata.index <= applied) {
+    // Nothing to finish: a snapshot that was arriving, or one installed already.
+    std::filesystem::remove_all(staged, ec);
+    return Status::Ok();
+  }
+  // The raft log took a received snapshot before a crash, the state did not: the staged
+  // copy, synced before raft saw it, completes the install now.
+  auto staged_index = have_staged ? StagedIndex(staged) : Result<uint64_t>(uint64_t{0});
+  if (!staged_index.ok() || *staged_index != logged.metadata.index) {
+    return DataLoss("the raft log starts after a snapshot at index " +
+                    std::to_string(logged.metadata.index) + " but the state is at index " +
+                    std::to_string(applied) + " and the received snapshot is missing from " +
+                    staged + ": remove the data dir and add this member again");
+  }
+  log::Info("finishing the install of a snapshot interrupted by a stop",
+            {{"index", logged.metadata.index}, {"applied-index", applied}});
+  cairn::internal::Membership installed;
+  CAIRN_RETURN_IF_ERROR(CopyStagedState(staged, nullptr, &installed));
+  CAIRN_RETURN_IF_ERROR(db_->Checkpoint());
+  CAIRN_RETURN_IF_ERROR(store_->Reload());
+  CAIRN_ASSIGN_OR_RETURN(lessor_, lease::Lessor::Open(db_.get(), lease_options_));
+  hub_->Restore(store_->current_revision());
+  {
+    std::lock_guard lock(members_mu_);
+    members_.clear();
+    for (const auto& r : installed.members()) members_.push_back(FromRecord(r));
+    removed_.assign(installed.removed().begin(), installed.removed().end());
+  }
+  std::filesystem::remove_all(staged, ec);
+  return Status::Ok();
+}
+
+void Member::BeginInstall(const raft::Snapshot& snapshot) {
   {
     std::lock_guard lock(snap_mu_);
     if (staged_index_ != snapshot.metadata.index) {
@@ -1157,19 +1237,38 @@ void Member::InstallSnapshot(const raft::Snapshot& snapshot) {
                  {{"index", snapshot.metadata.index}, {"staged", staged_index_}});
       std::abort();
     }
+    staged_claimed_ = true;
+  }
+  // The log first (synced): the staged state is on disk already, so a crash from here on
+  // finishes the install when the member starts again (RecoverStagedSnapshot).
+  Status s = log_store_->ApplySnapshot(snapshot);
+  if (!s.ok()) {
+    log::Error("cannot record a received snapshot; stopping", {{"error", s.ToString()}});
+    std::abort();
+  }
+  log_first_index_ = snapshot.metadata.index + 1;
+  // The apply thread replaces the state, in log order; raft goes on meanwhile (heartbeats,
+  // elections) and leaves the lessor alone until it is done.
+  installing_ = true;
+  {
+    std::lock_guard lock(apply_mu_);
+    installs_.push_back(snapshot);
+    apply_queue_.emplace_back();  // the install's place among the committed entries
+  }
+  apply_cv_.notify_one();
+}
+
+void Member::InstallSnapshotState(const raft::Snapshot& snapshot) {
+  std::string staged;
+  {
+    std::lock_guard lock(snap_mu_);
     staged = staged_dir_;
   }
   log::Info("installing a snapshot", {{"index", snapshot.metadata.index}});
+  cairn::internal::Membership installed;
   {
-    // Nothing applies meanwhile; entries queued before are all below the snapshot and are
-    // skipped by their index once the state is replaced.
-    std::lock_guard gate(apply_gate_);
-    std::unique_lock close(close_mu_);
-    Status s = CopyStagedState(staged);
-    // The new state is durable before the log forgets the entries below it: a crash in
-    // between leaves the new state with the old log, which raft completes.
-    if (s.ok()) s = db_->Checkpoint();
-    if (s.ok()) s = log_store_->ApplySnapshot(snapshot);
+    std::unique_lock close(close_mu_, std::defer_lock);  // taken just before the commit
+    Status s = CopyStagedState(staged, &close, &installed);
     if (s.ok()) s = store_->Reload();
     if (s.ok()) {
       auto lessor = lease::Lessor::Open(db_.get(), lease_options_);
@@ -1183,44 +1282,45 @@ void Member::InstallSnapshot(const raft::Snapshot& snapshot) {
       log::Error("cannot install a snapshot; stopping", {{"error", s.ToString()}});
       std::abort();
     }
-    // The membership came with the state; this member's identity stays its own.
-    cairn::internal::Membership saved;
-    {
-      auto session = db_->Acquire();
-      if (session.ok()) {
-        auto meta = (*session)->OpenCursor(storage::kMetaTable);
-        auto found = meta.ok() ? meta->Find(kMembershipKey) : Result<bool>(false);
-        if (found.ok() && *found) {
-          saved.ParseFromArray(meta->value().data(), static_cast<int>(meta->value().size()));
-        }
-      }
-    }
     {
       std::lock_guard lock(members_mu_);
       members_.clear();
-      for (const auto& r : saved.members()) members_.push_back(FromRecord(r));
-      removed_.assign(saved.removed().begin(), saved.removed().end());
-    }
-    if (Status m = SaveMembership(); !m.ok()) {
-      log::Error("cannot save membership", {{"error", m.ToString()}});
+      for (const auto& r : installed.members()) members_.push_back(FromRecord(r));
+      removed_.assign(installed.removed().begin(), installed.removed().end());
     }
     applied_ = snapshot.metadata.index;
     applied_term_ = snapshot.metadata.term;
-    durable_applied_ = snapshot.metadata.index;
-    log_first_index_ = snapshot.metadata.index + 1;
     is_learner_ = std::find(snapshot.metadata.conf_state.learners.begin(),
                             snapshot.metadata.conf_state.learners.end(),
                             id_) != snapshot.metadata.conf_state.learners.end();
     hub_->Restore(store_->current_revision());
   }
+  installing_ = false;
+  if (transport_) {
+    for (const auto& r : installed.members()) {
+      if (r.id() != id_) transport_->SetPeer(r.id(), {r.peer_urls().begin(), r.peer_urls().end()});
+    }
+  }
+  // Durable before the staged copy goes: until then, a restart installs it again.
+  Status s = db_->Checkpoint();
+  if (!s.ok()) {
+    log::Error("cannot checkpoint an installed snapshot; stopping", {{"error", s.ToString()}});
+    std::abort();
+  }
+  durable_applied_ = snapshot.metadata.index;
   {
     std::lock_guard lock(snap_mu_);
     staged_index_ = 0;
+    staged_claimed_ = false;
     staged_dir_.clear();
   }
   std::error_code ec;
   std::filesystem::remove_all(staged, ec);
-  ReleaseReads();
+  {
+    std::lock_guard lock(compact_mu_);
+    compact_pending_ = true;  // a compaction the snapshot's state left unfinished
+  }
+  compact_cv_.notify_one();
   log::Info("installed a snapshot",
             {{"index", snapshot.metadata.index}, {"revision", store_->current_revision()}});
 }
@@ -1309,7 +1409,8 @@ void Member::RetryReads(Clock::time_point now) {
 void Member::HandleReady(raft::Ready rd) {
   if (rd.soft_state) {
     const uint64_t lead = rd.soft_state->lead;
-    if (lead != id_) lessor_->Demote();
+    // A lessor being replaced by an install starts demoted anyway.
+    if (lead != id_ && !installing_) lessor_->Demote();
     if (leader_.exchange(lead) != lead) {
       log::Info("leader changed",
                 {{"leader", IdToHex(lead)},
@@ -1318,7 +1419,7 @@ void Member::HandleReady(raft::Ready rd) {
   }
   // A leader's appends may go out before its own write (see raft.h).
   SendMessages(std::move(rd.messages));
-  if (!rd.snapshot.IsEmpty()) InstallSnapshot(rd.snapshot);
+  if (!rd.snapshot.IsEmpty()) BeginInstall(rd.snapshot);
   // Committed entries below this Ready's new ones are durable already: they apply while the
   // new ones are written (etcd applies in parallel with its WAL write too), so a batch's
   // replies do not wait for the next batch's fsync. A follower's committed entries may be
@@ -1426,15 +1527,22 @@ void Member::ReleaseReads() {
 void Member::ApplyLoop() {
   while (true) {
     std::vector<raft::Entry> entries;
+    std::optional<raft::Snapshot> install;
     {
       std::unique_lock lock(apply_mu_);
       apply_cv_.wait(lock, [&] { return apply_stop_ || !apply_queue_.empty(); });
       if (apply_queue_.empty()) break;  // stopping, and nothing left to apply
       entries = std::move(apply_queue_.front());
       apply_queue_.pop_front();
+      // An empty batch is a snapshot's place in the log (BeginInstall).
+      if (entries.empty() && !installs_.empty()) {
+        install = std::move(installs_.front());
+        installs_.pop_front();
+      }
     }
     {
       std::lock_guard gate(apply_gate_);
+      if (install) InstallSnapshotState(*install);
       for (const raft::Entry& e : entries) ApplyEntry(e);
     }
     // Sending a reply costs about as much as applying its write: another thread sends them,

@@ -253,9 +253,20 @@ class Member final : public TransportEvents, public PeerHandler {
   void ProposeInternal(cairn::internal::Request req);
   void SendMessages(std::vector<raft::Message> messages);
   void SendSnapshotMessage(raft::Message message);
-  // Raft thread: replaces the state with the staged snapshot raft accepted, then the log.
-  void InstallSnapshot(const raft::Snapshot& snapshot);
-  Status CopyStagedState(const std::string& staged);
+  // Installing a received snapshot, staged on disk (synced) as it arrived. The raft thread
+  // records it in the raft log and queues it among the committed entries; the apply thread
+  // copies the state in one transaction while readers go on with the old one, then
+  // switches (commit and reload) under close_mu_. A crash in between is finished at start.
+  void BeginInstall(const raft::Snapshot& snapshot);          // raft thread
+  void ForgetUnclaimedSnapshot(uint64_t index);               // raft thread
+  void InstallSnapshotState(const raft::Snapshot& snapshot);  // apply thread
+  Status RecoverStagedSnapshot();                             // Open
+  static Result<uint64_t> StagedIndex(const std::string& staged);
+  // Replaces the state tables with the staged ones, keeping this member's identity; takes
+  // `switch_lock` (if given) just before committing.
+  Status CopyStagedState(const std::string& staged,
+                         std::unique_lock<std::shared_mutex>* switch_lock,
+                         cairn::internal::Membership* installed);
   void MaybePublish(std::chrono::steady_clock::time_point now);
 
   // Apply thread.
@@ -291,9 +302,13 @@ class Member final : public TransportEvents, public PeerHandler {
   std::atomic<uint64_t> applied_term_{0};
   // A snapshot received and unpacked, waiting for raft to hand it back in a Ready.
   std::mutex snap_mu_;
-  bool receiving_ = false;     // guarded by snap_mu_
-  uint64_t staged_index_ = 0;  // guarded by snap_mu_
-  std::string staged_dir_;     // guarded by snap_mu_
+  bool receiving_ = false;       // guarded by snap_mu_
+  uint64_t staged_index_ = 0;    // guarded by snap_mu_
+  bool staged_claimed_ = false;  // guarded by snap_mu_; raft took it (BeginInstall)
+  // Set by the raft thread when it queues an install, cleared by the apply thread once the
+  // new lessor is in place: until then the raft thread leaves lessor_ alone.
+  std::atomic<bool> installing_{false};
+  std::string staged_dir_;  // guarded by snap_mu_
   std::atomic<bool> published_{false};
   std::chrono::steady_clock::time_point next_publish_;  // raft thread only
   std::chrono::milliseconds tick_;
@@ -350,6 +365,7 @@ class Member final : public TransportEvents, public PeerHandler {
   std::condition_variable apply_cv_;
   bool apply_stop_ = false;                           // guarded by apply_mu_
   std::deque<std::vector<raft::Entry>> apply_queue_;  // guarded by apply_mu_
+  std::deque<raft::Snapshot> installs_;  // guarded by apply_mu_; one per empty batch queued
   std::multimap<uint64_t, ReadBatch> reads_waiting_;  // guarded by apply_mu_; by index
 
   WorkQueue readers_{"cairn-read", 2};   // linearizable reads, once their read index is applied
