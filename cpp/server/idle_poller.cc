@@ -7,6 +7,14 @@
 namespace cairn::server {
 namespace {
 
+void CpuRelax() {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#elif defined(__aarch64__)
+  asm volatile("yield");
+#endif
+}
+
 int64_t NowNs() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(
              std::chrono::steady_clock::now().time_since_epoch())
@@ -54,7 +62,9 @@ void IdlePoller::Loop() {
     lock.unlock();
     while (active_.load(std::memory_order_acquire) > 0 ||
            NowNs() - last_end_ns_.load(std::memory_order_relaxed) < linger_ns) {
-      sched_yield();
+      // A normal thread that wakes on this core preempts the poller at once (SCHED_IDLE);
+      // pause spares the core's hyperthread sibling, which a busy loop would slow.
+      for (int i = 0; i < 64; ++i) CpuRelax();
     }
     lock.lock();
     sleeping_ = true;
