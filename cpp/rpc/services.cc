@@ -112,16 +112,7 @@ grpc::ServerUnaryReactor* MaintenanceService::HashKV(grpc::CallbackServerContext
 grpc::ServerUnaryReactor* MaintenanceService::Alarm(grpc::CallbackServerContext* ctx,
                                                     const etcdserverpb::AlarmRequest* req,
                                                     etcdserverpb::AlarmResponse* resp) {
-  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
-  // Cairn raises no alarm yet (NOSPACE comes with the quota): listing and deactivating
-  // answer with none, as etcd does when none is raised; activating is not supported.
-  if (req->action() == etcdserverpb::AlarmRequest::ACTIVATE) {
-    reactor->Finish(ToGrpc(Unimplemented("raising alarms by request is not supported")));
-    return reactor;
-  }
-  member_->FillHeader(resp->mutable_header());
-  reactor->Finish(grpc::Status::OK);
-  return reactor;
+  return Serve(ctx, member_, [&](server::Done done) { member_->Alarm(*req, resp, done); });
 }
 
 grpc::ServerUnaryReactor* MaintenanceService::Defragment(grpc::CallbackServerContext* ctx,

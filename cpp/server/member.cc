@@ -38,6 +38,28 @@ constexpr size_t kMaxCheckpointsPerTick = 1000;
 
 // Where a member keeps its identity and the cluster's membership, in the meta table.
 constexpr std::string_view kMembershipKey = "cairn_membership";
+constexpr std::string_view kAlarmsKey = "cairn_alarms";
+
+// etcd's quota costs: what a request may add to the database, in bytes.
+constexpr int64_t kPutCostOverhead = 256;
+constexpr int64_t kLeaseCost = 64;
+
+int64_t PutCost(const etcdserverpb::PutRequest& put) {
+  return kPutCostOverhead + static_cast<int64_t>(put.key().size() + put.value().size());
+}
+
+// The larger of the two branches' puts, nested txns included.
+int64_t TxnCost(const etcdserverpb::TxnRequest& txn) {
+  auto branch = [](const auto& ops) {
+    int64_t cost = 0;
+    for (const etcdserverpb::RequestOp& op : ops) {
+      if (op.has_request_put()) cost += PutCost(op.request_put());
+      if (op.has_request_txn()) cost += TxnCost(op.request_txn());
+    }
+    return cost;
+  };
+  return std::max(branch(txn.success()), branch(txn.failure()));
+}
 // How long a member waits before announcing itself again when its publish did not apply.
 constexpr auto kPublishRetry = std::chrono::seconds(2);
 // The idle poller runs while the raft log syncs a batch of at most this many entries.
@@ -206,6 +228,8 @@ Status Member::Open() {
   hub_options.progress_interval =
       std::chrono::milliseconds(config_.watch_progress_notify_interval_ms);
   CAIRN_ASSIGN_OR_RETURN(hub_, watch::Hub::Start(db_.get(), store_.get(), hub_options));
+
+  CAIRN_RETURN_IF_ERROR(LoadAlarms());
 
   CAIRN_ASSIGN_OR_RETURN(raft::InitialState initial, log_store_->GetInitialState());
   CAIRN_ASSIGN_OR_RETURN(uint64_t last_index, log_store_->LastIndex());
@@ -624,6 +648,7 @@ void Member::Put(const etcdserverpb::PutRequest& req, etcdserverpb::PutResponse*
   probe.ignore_lease = req.ignore_lease();
   Status check = mvcc::CheckPut(probe);
   if (!check.ok()) return done(check);
+  if (Status s = CheckQuota(PutCost(req)); !s.ok()) return done(s);
   cairn::internal::Request ir;
   *ir.mutable_put() = req;
   Propose(std::move(ir), [this, resp, done = std::move(done)](Status s, ApplyResult r) {
@@ -676,6 +701,7 @@ void Member::Txn(const etcdserverpb::TxnRequest& req, etcdserverpb::TxnResponse*
       done(ReadTxn(txn, resp));
     });
   }
+  if (Status s = CheckQuota(TxnCost(req)); !s.ok()) return done(s);
   cairn::internal::Request ir;
   *ir.mutable_txn() = req;
   Propose(std::move(ir), [this, resp, done = std::move(done)](Status s, ApplyResult r) {
@@ -701,6 +727,7 @@ void Member::Compact(const etcdserverpb::CompactionRequest& req,
 void Member::LeaseGrant(const etcdserverpb::LeaseGrantRequest& req,
                         etcdserverpb::LeaseGrantResponse* resp, Done done) {
   if (req.ttl() > lease::kMaxLeaseTTL) return done(etcd::LeaseTTLTooLarge());
+  if (Status s = CheckQuota(kLeaseCost); !s.ok()) return done(s);
   cairn::internal::Request ir;
   *ir.mutable_lease_grant() = req;
   if (req.id() == 0) {
@@ -824,6 +851,124 @@ void Member::ProposeInternal(cairn::internal::Request req) {
   raft_cv_.notify_one();
 }
 
+// ---------------------------------------------------------------------------------------
+// Alarms and the quota
+
+int64_t Member::CachedDatabaseSize() {
+  const int64_t now = NowMs();
+  if (now - db_size_read_ms_.load() >= 500) {
+    db_size_read_ms_ = now;
+    db_size_ = DatabaseSize(config_.EffectiveDataDir());
+  }
+  return db_size_.load();
+}
+
+Status Member::CheckQuota(int64_t cost) {
+  if (cost <= 0 || CachedDatabaseSize() + cost < config_.EffectiveQuotaBackendBytes()) {
+    return Status::Ok();
+  }
+  if (!nospace_) {
+    // As etcd, the member that finds the quota exceeded raises the alarm for everyone.
+    log::Warn("database space exceeded; raising the NOSPACE alarm",
+              {{"quota-bytes", config_.EffectiveQuotaBackendBytes()}});
+    cairn::internal::Request ir;
+    ir.mutable_alarm()->set_action(etcdserverpb::AlarmRequest::ACTIVATE);
+    ir.mutable_alarm()->set_memberid(id_);
+    ir.mutable_alarm()->set_alarm(etcdserverpb::NOSPACE);
+    ProposeInternal(std::move(ir));
+  }
+  return etcd::NoSpace();
+}
+
+std::vector<etcdserverpb::AlarmMember> Member::Alarms() const {
+  std::lock_guard lock(alarms_mu_);
+  return alarms_;
+}
+
+Status Member::LoadAlarms() {
+  etcdserverpb::AlarmResponse saved;
+  CAIRN_ASSIGN_OR_RETURN(auto session, db_->Acquire());
+  CAIRN_ASSIGN_OR_RETURN(storage::Cursor meta, session->OpenCursor(storage::kMetaTable));
+  CAIRN_ASSIGN_OR_RETURN(bool found, meta.Find(kAlarmsKey));
+  if (found && !saved.ParseFromArray(meta.value().data(), static_cast<int>(meta.value().size()))) {
+    return DataLoss("the alarms record in " + config_.EffectiveDataDir() + " does not parse");
+  }
+  std::lock_guard lock(alarms_mu_);
+  alarms_.assign(saved.alarms().begin(), saved.alarms().end());
+  nospace_ = std::any_of(alarms_.begin(), alarms_.end(),
+                         [](const auto& a) { return a.alarm() == etcdserverpb::NOSPACE; });
+  return Status::Ok();
+}
+
+Status Member::SaveAlarms(const std::vector<etcdserverpb::AlarmMember>& alarms) {
+  etcdserverpb::AlarmResponse record;
+  for (const auto& a : alarms) *record.add_alarms() = a;
+  CAIRN_ASSIGN_OR_RETURN(auto session, db_->Acquire());
+  CAIRN_ASSIGN_OR_RETURN(storage::Transaction txn, storage::Transaction::Begin(session.get()));
+  CAIRN_ASSIGN_OR_RETURN(storage::Cursor meta, session->OpenCursor(storage::kMetaTable));
+  CAIRN_RETURN_IF_ERROR(meta.Put(kAlarmsKey, record.SerializeAsString()));
+  return txn.Commit();
+}
+
+// etcd's alarm store: one alarm per member and type; the response lists the alarm that
+// changed, if any.
+etcdserverpb::AlarmResponse Member::ApplyAlarm(const etcdserverpb::AlarmRequest& req) {
+  etcdserverpb::AlarmResponse resp;
+  std::lock_guard lock(alarms_mu_);
+  auto it = std::find_if(alarms_.begin(), alarms_.end(), [&](const auto& a) {
+    return a.memberid() == req.memberid() && a.alarm() == req.alarm();
+  });
+  if (req.action() == etcdserverpb::AlarmRequest::ACTIVATE) {
+    if (it == alarms_.end()) {
+      etcdserverpb::AlarmMember alarm;
+      alarm.set_memberid(req.memberid());
+      alarm.set_alarm(req.alarm());
+      alarms_.push_back(alarm);
+      log::Warn("alarm raised", {{"member-id", IdToHex(req.memberid())},
+                                 {"alarm", etcdserverpb::AlarmType_Name(req.alarm())}});
+      it = std::prev(alarms_.end());
+    }
+    *resp.add_alarms() = *it;
+  } else if (req.action() == etcdserverpb::AlarmRequest::DEACTIVATE) {
+    if (it == alarms_.end()) return resp;
+    *resp.add_alarms() = *it;
+    alarms_.erase(it);
+    log::Info("alarm disarmed", {{"member-id", IdToHex(req.memberid())},
+                                 {"alarm", etcdserverpb::AlarmType_Name(req.alarm())}});
+  } else {
+    return resp;
+  }
+  if (Status s = SaveAlarms(alarms_); !s.ok()) {
+    log::Error("cannot save alarms", {{"error", s.ToString()}});
+  }
+  nospace_ = std::any_of(alarms_.begin(), alarms_.end(),
+                         [](const auto& a) { return a.alarm() == etcdserverpb::NOSPACE; });
+  return resp;
+}
+
+void Member::Alarm(const etcdserverpb::AlarmRequest& req, etcdserverpb::AlarmResponse* resp,
+                   Done done) {
+  if (stopped_) return done(etcd::Stopped());
+  if (req.action() == etcdserverpb::AlarmRequest::GET) {
+    return LinearizableRead([this, alarm = req.alarm(), resp, done = std::move(done)](Status s) {
+      if (!s.ok()) return done(s);
+      for (const auto& a : Alarms()) {
+        if (alarm == etcdserverpb::NONE || a.alarm() == alarm) *resp->add_alarms() = a;
+      }
+      FillHeader(resp->mutable_header());
+      done(Status::Ok());
+    });
+  }
+  cairn::internal::Request ir;
+  *ir.mutable_alarm() = req;
+  Propose(std::move(ir), [this, resp, done = std::move(done)](Status s, ApplyResult r) {
+    if (!s.ok()) return done(s);
+    *resp = std::move(std::get<etcdserverpb::AlarmResponse>(r));
+    FillHeader(resp->mutable_header());
+    done(Status::Ok());
+  });
+}
+
 void Member::ProposeLeaseHousekeeping() {
   const int64_t now = NowMs();
   for (int64_t id : lessor_->ExpiredLeases(now, kMaxRevokesPerTick)) {
@@ -855,6 +1000,7 @@ Status Member::GetStatus(etcdserverpb::StatusResponse* resp) {
   FillHeader(resp->mutable_header(), store_->current_revision());
   resp->set_version(kEtcdApiVersion);
   const int64_t size = DatabaseSize(config_.EffectiveDataDir());
+  db_size_ = size;
   resp->set_dbsize(size);
   resp->set_dbsizeinuse(size);
   resp->set_leader(leader_.load());
@@ -864,6 +1010,11 @@ Status Member::GetStatus(etcdserverpb::StatusResponse* resp) {
   resp->set_raftappliedindex(applied_.load());
   resp->set_islearner(is_learner_.load());
   if (leader_.load() == 0) resp->add_errors(etcd::NoLeader().message());  // as etcd
+  for (const etcdserverpb::AlarmMember& alarm : Alarms()) {
+    // etcd lists each alarm in its protobuf text form.
+    resp->add_errors("memberID:" + std::to_string(alarm.memberid()) +
+                     " alarm:" + etcdserverpb::AlarmType_Name(alarm.alarm()) + " ");
+  }
   resp->set_dbsizequota(config_.EffectiveQuotaBackendBytes());
   return Status::Ok();
 }
@@ -1290,6 +1441,9 @@ void Member::InstallSnapshotState(const raft::Snapshot& snapshot) {
       for (const auto& r : installed.members()) members_.push_back(FromRecord(r));
       removed_.assign(installed.removed().begin(), installed.removed().end());
     }
+    // So did the alarms.
+    if (Status a = LoadAlarms(); !a.ok())
+      log::Error("cannot load alarms", {{"error", a.ToString()}});
     applied_ = snapshot.metadata.index;
     applied_term_ = snapshot.metadata.term;
     is_learner_ = std::find(snapshot.metadata.conf_state.learners.begin(),
@@ -1737,6 +1891,11 @@ void Member::ApplyEntry(const raft::Entry& entry) {
   switch (req.request_case()) {
     case cairn::internal::Request::kPut: {
       const auto& put = req.put();
+      if (nospace_) {
+        status = etcd::NoSpace();
+        StoreAppliedIndex(entry.index);
+        break;
+      }
       if (put.lease() != 0 && !put.ignore_lease() && !lessor_->Exists(put.lease())) {
         status = etcd::LeaseNotFound();
         StoreAppliedIndex(entry.index);
@@ -1758,6 +1917,11 @@ void Member::ApplyEntry(const raft::Entry& entry) {
       break;
     }
     case cairn::internal::Request::kTxn: {
+      if (nospace_ && TxnCost(req.txn()) > 0) {
+        status = etcd::NoSpace();
+        StoreAppliedIndex(entry.index);
+        break;
+      }
       if (!LeasesExist(req.txn())) {
         status = etcd::LeaseNotFound();
         StoreAppliedIndex(entry.index);
@@ -1782,6 +1946,11 @@ void Member::ApplyEntry(const raft::Entry& entry) {
     }
     case cairn::internal::Request::kLeaseGrant: {
       const auto& grant = req.lease_grant();
+      if (nospace_) {
+        status = etcd::NoSpace();
+        StoreAppliedIndex(entry.index);
+        break;
+      }
       status = lessor_->Grant(grant.id(), grant.ttl(), NowMs());
       if (status.ok()) {
         auto ttl = lessor_->TimeToLive(grant.id(), NowMs(), false);
@@ -1802,6 +1971,10 @@ void Member::ApplyEntry(const raft::Entry& entry) {
       break;
     case cairn::internal::Request::kPublish:
       ApplyPublish(req.publish());
+      StoreAppliedIndex(entry.index);
+      break;
+    case cairn::internal::Request::kAlarm:
+      result = ApplyAlarm(req.alarm());
       StoreAppliedIndex(entry.index);
       break;
     default:

@@ -150,6 +150,12 @@ class Member final : public TransportEvents, public PeerHandler {
   void SetOnRemoved(std::function<void()> on_removed);
   Status LearnerReady(uint64_t id) override;
 
+  // etcd's alarms. NOSPACE is raised when a write would grow the database past
+  // --quota-backend-bytes; while it is raised, every member refuses what adds data (puts,
+  // txns with puts, lease grants) with etcd's NoSpace, and reads, deletes and compactions go
+  // on. GET answers after a read index; ACTIVATE and DEACTIVATE go through raft.
+  void Alarm(const etcdserverpb::AlarmRequest& req, etcdserverpb::AlarmResponse* resp, Done done);
+
   // Maintenance and cluster (answered locally).
   Status GetStatus(etcdserverpb::StatusResponse* resp);
   Status HashKV(const etcdserverpb::HashKVRequest& req, etcdserverpb::HashKVResponse* resp);
@@ -195,8 +201,9 @@ class Member final : public TransportEvents, public PeerHandler {
     int64_t id = 0;
     int64_t ttl = 0;
   };
-  using ApplyResult = std::variant<std::monostate, mvcc::PutResponse, mvcc::DeleteRangeResponse,
-                                   mvcc::TxnResponse, mvcc::CompactResponse, LeaseGranted>;
+  using ApplyResult =
+      std::variant<std::monostate, mvcc::PutResponse, mvcc::DeleteRangeResponse, mvcc::TxnResponse,
+                   mvcc::CompactResponse, LeaseGranted, etcdserverpb::AlarmResponse>;
   using Completion = std::function<void(Status, ApplyResult)>;
 
   struct Proposal {
@@ -251,6 +258,14 @@ class Member final : public TransportEvents, public PeerHandler {
   // On the leader: proposes revokes of expired leases and due checkpoints.
   void ProposeLeaseHousekeeping();
   void ProposeInternal(cairn::internal::Request req);
+  // NoSpace (and a NOSPACE alarm proposed) when `cost` more bytes would outgrow the quota.
+  Status CheckQuota(int64_t cost);
+  // The database's size, read from the files at most every 500 ms.
+  int64_t CachedDatabaseSize();
+  Status LoadAlarms();
+  Status SaveAlarms(const std::vector<etcdserverpb::AlarmMember>& alarms);
+  etcdserverpb::AlarmResponse ApplyAlarm(const etcdserverpb::AlarmRequest& req);
+  std::vector<etcdserverpb::AlarmMember> Alarms() const;
   void SendMessages(std::vector<raft::Message> messages);
   void SendSnapshotMessage(raft::Message message);
   // Installing a received snapshot, staged on disk (synced) as it arrived. The raft thread
@@ -359,6 +374,12 @@ class Member final : public TransportEvents, public PeerHandler {
   // Waiters for proposed entries, by request id.
   std::mutex wait_mu_;
   std::map<uint64_t, Completion> waiters_;  // guarded by wait_mu_
+
+  mutable std::mutex alarms_mu_;
+  std::vector<etcdserverpb::AlarmMember> alarms_;  // guarded by alarms_mu_; in raise order
+  std::atomic<bool> nospace_{false};               // a NOSPACE alarm is raised
+  std::atomic<int64_t> db_size_{0};
+  std::atomic<int64_t> db_size_read_ms_{-1};
 
   // Inbox of the apply thread.
   std::mutex apply_mu_;

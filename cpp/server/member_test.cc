@@ -6,6 +6,8 @@
 
 #include <openssl/evp.h>
 
+#include "base/etcd_errors.h"
+
 #include <filesystem>
 #include <fstream>
 #include <future>
@@ -604,6 +606,126 @@ TEST_F(MemberTest, DeeplyNestedTxnsApplyOrGetEtcdsError) {
   // Nested txns share --max-txn-ops (128) with their parents, as in etcd.
   EXPECT_EQ(Call(&Member::Txn, NestedPut(200, "deeper"), &resp),
             Status(Code::kInvalidArgument, "etcdserver: too many operations in txn request"));
+}
+
+}  // namespace
+}  // namespace cairn::server
+
+namespace cairn::server {
+namespace {
+
+etcdserverpb::AlarmRequest AlarmRequestFor(etcdserverpb::AlarmRequest::AlarmAction action,
+                                           uint64_t member, etcdserverpb::AlarmType type) {
+  etcdserverpb::AlarmRequest req;
+  req.set_action(action);
+  req.set_memberid(member);
+  req.set_alarm(type);
+  return req;
+}
+
+// While NOSPACE is raised, every write that adds data is refused with etcd's error; reads,
+// deletes, delete-only txns and compactions go on; the alarm outlives a restart; disarming
+// it lets writes through again.
+TEST_F(MemberTest, NospaceAlarmRefusesWhatAddsDataUntilDisarmed) {
+  ASSERT_TRUE(Put("a", "1").ok());
+  ASSERT_TRUE(Put("b", "2").ok());
+  ASSERT_TRUE(Put("kept", "3").ok());
+  etcdserverpb::AlarmResponse raised;
+  ASSERT_TRUE(Call(&Member::Alarm,
+                   AlarmRequestFor(etcdserverpb::AlarmRequest::ACTIVATE, member_->id(),
+                                   etcdserverpb::NOSPACE),
+                   &raised)
+                  .ok());
+  ASSERT_EQ(raised.alarms_size(), 1);
+  EXPECT_EQ(raised.alarms(0).memberid(), member_->id());
+
+  auto expect_refusals = [&] {
+    EXPECT_EQ(Put("c", "3"), etcd::NoSpace());
+    etcdserverpb::TxnRequest with_put;
+    with_put.add_success()->mutable_request_put()->set_key("c");
+    etcdserverpb::TxnResponse txn_resp;
+    EXPECT_EQ(Call(&Member::Txn, with_put, &txn_resp), etcd::NoSpace());
+    etcdserverpb::LeaseGrantRequest grant;
+    grant.set_ttl(60);
+    etcdserverpb::LeaseGrantResponse grant_resp;
+    EXPECT_EQ(Call(&Member::LeaseGrant, grant, &grant_resp), etcd::NoSpace());
+    EXPECT_EQ(Get("c").count(), 0);
+    EXPECT_EQ(Get("kept").count(), 1);
+  };
+  expect_refusals();
+
+  etcdserverpb::TxnRequest delete_only;
+  delete_only.add_success()->mutable_request_delete_range()->set_key("a");
+  etcdserverpb::TxnResponse deleted;
+  EXPECT_TRUE(Call(&Member::Txn, delete_only, &deleted).ok());
+  etcdserverpb::DeleteRangeRequest del;
+  del.set_key("b");
+  etcdserverpb::DeleteRangeResponse del_resp;
+  EXPECT_TRUE(Call(&Member::DeleteRange, del, &del_resp).ok());
+  EXPECT_EQ(del_resp.deleted(), 1);
+  etcdserverpb::CompactionRequest compact;
+  compact.set_revision(3);
+  etcdserverpb::CompactionResponse compact_resp;
+  EXPECT_TRUE(Call(&Member::Compact, compact, &compact_resp).ok());
+
+  // The alarm is part of the state: a restart keeps it, and Status lists it as etcd does.
+  member_.reset();
+  StartMember();
+  expect_refusals();
+  etcdserverpb::StatusResponse status;
+  ASSERT_TRUE(member_->GetStatus(&status).ok());
+  ASSERT_EQ(status.errors_size(), 1);
+  EXPECT_EQ(status.errors(0), "memberID:" + std::to_string(member_->id()) + " alarm:NOSPACE ");
+  etcdserverpb::AlarmResponse listed;
+  ASSERT_TRUE(Call(&Member::Alarm,
+                   AlarmRequestFor(etcdserverpb::AlarmRequest::GET, 0, etcdserverpb::NONE), &listed)
+                  .ok());
+  ASSERT_EQ(listed.alarms_size(), 1);
+  EXPECT_EQ(listed.alarms(0).alarm(), etcdserverpb::NOSPACE);
+
+  etcdserverpb::AlarmResponse disarmed;
+  ASSERT_TRUE(Call(&Member::Alarm,
+                   AlarmRequestFor(etcdserverpb::AlarmRequest::DEACTIVATE, member_->id(),
+                                   etcdserverpb::NOSPACE),
+                   &disarmed)
+                  .ok());
+  EXPECT_EQ(disarmed.alarms_size(), 1);
+  EXPECT_TRUE(Put("c", "3").ok());
+  etcdserverpb::AlarmResponse none;
+  ASSERT_TRUE(Call(&Member::Alarm,
+                   AlarmRequestFor(etcdserverpb::AlarmRequest::GET, 0, etcdserverpb::NONE), &none)
+                  .ok());
+  EXPECT_EQ(none.alarms_size(), 0);
+}
+
+// A write that would take the database past --quota-backend-bytes is refused and raises
+// NOSPACE for the member.
+TEST_F(MemberTest, ExceedingTheQuotaRaisesNospace) {
+  member_.reset();
+  config_.quota_backend_bytes = 1;  // any database is larger
+  StartMember();
+  etcdserverpb::StatusResponse status;
+  ASSERT_TRUE(member_->GetStatus(&status).ok());
+  EXPECT_EQ(status.dbsizequota(), 1);
+  EXPECT_EQ(Put("k", "v"), etcd::NoSpace());
+  // The alarm goes through raft: wait for it to apply, with a generous deadline.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  etcdserverpb::AlarmResponse listed;
+  while (listed.alarms_size() == 0) {
+    ASSERT_LT(std::chrono::steady_clock::now(), deadline) << "NOSPACE was never raised";
+    listed.Clear();
+    ASSERT_TRUE(Call(&Member::Alarm,
+                     AlarmRequestFor(etcdserverpb::AlarmRequest::GET, 0, etcdserverpb::NOSPACE),
+                     &listed)
+                    .ok());
+  }
+  EXPECT_EQ(listed.alarms(0).memberid(), member_->id());
+  // Reads and deletes still work.
+  EXPECT_EQ(Get("k").count(), 0);
+  etcdserverpb::DeleteRangeRequest del;
+  del.set_key("k");
+  etcdserverpb::DeleteRangeResponse del_resp;
+  EXPECT_TRUE(Call(&Member::DeleteRange, del, &del_resp).ok());
 }
 
 }  // namespace

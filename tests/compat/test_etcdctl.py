@@ -144,6 +144,21 @@ SCENARIOS: dict[str, tuple[tuple[str, ...], list[Step]]] = {
         txn("", "del a --prefix", "put ab 1", "", "", fails=True),
         step("get", "", "--prefix", "-w", "json"),
     ]),
+    # Any database outgrows a quota of 1 byte: the first put raises NOSPACE, which then
+    # refuses puts and lease grants but not reads or deletes, until disarmed.
+    "quota": (("--quota-backend-bytes=1",), [
+        step("put", "k", "v", fails=True),
+        step("alarm", "list", until="NOSPACE"),
+        step("get", "k"),
+        step("del", "k"),
+        txn("", "del k", "", "", ""),
+        txn("", "put k v", "", "", "", fails=True),
+        step("lease", "grant", "10", fails=True),
+        step("endpoint", "status", "-w", "json"),
+        step("alarm", "disarm"),
+        step("alarm", "list"),
+        step("put", "k", "v", fails=True),
+    ]),
     "limits": (("--max-txn-ops=4", "--max-request-bytes=2048"), [
         txn("", "put a 1", "put b 2", "put c 3", "put d 4", "", ""),
         txn("", "put a 1", "put b 2", "put c 3", "put d 4", "put e 5", "", "", fails=True),
