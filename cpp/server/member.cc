@@ -733,11 +733,15 @@ void Member::LeaseGrant(const etcdserverpb::LeaseGrantRequest& req,
   if (req.id() == 0) {
     // The id is chosen before proposing so that every member applies the same one.
     int64_t id = 0;
-    std::shared_lock lock(close_mu_);  // an installed snapshot replaces the lessor
-    if (!lessor_) return done(etcd::Stopped());
-    do {
-      id = static_cast<int64_t>(next_request_id_.fetch_add(1) & 0x7fffffffffffffffULL);
-    } while (id == 0 || lessor_->Exists(id));
+    {
+      std::shared_lock lock(close_mu_);  // an installed snapshot replaces the lessor
+      if (lessor_) {
+        do {
+          id = static_cast<int64_t>(next_request_id_.fetch_add(1) & 0x7fffffffffffffffULL);
+        } while (id == 0 || lessor_->Exists(id));
+      }
+    }
+    if (id == 0) return done(etcd::Stopped());
     ir.mutable_lease_grant()->set_id(id);
   }
   Propose(std::move(ir), [this, resp, done = std::move(done)](Status s, ApplyResult r) {
@@ -1371,6 +1375,7 @@ Status Member::RecoverStagedSnapshot() {
   CAIRN_RETURN_IF_ERROR(db_->Checkpoint());
   CAIRN_RETURN_IF_ERROR(store_->Reload());
   CAIRN_ASSIGN_OR_RETURN(lessor_, lease::Lessor::Open(db_.get(), lease_options_));
+  CAIRN_RETURN_IF_ERROR(LoadAlarms());  // they travel with the state
   hub_->Restore(store_->current_revision());
   {
     std::lock_guard lock(members_mu_);
@@ -1422,6 +1427,16 @@ void Member::InstallSnapshotState(const raft::Snapshot& snapshot) {
   {
     std::unique_lock close(close_mu_, std::defer_lock);  // taken just before the commit
     Status s = CopyStagedState(staged, &close, &installed);
+    // A compaction batch that wrote the same rows first wins (WiredTiger's conflict): the
+    // copy starts again; the compactor, when it loses, retries its batch itself.
+    for (int attempt = 1; s.code() == Code::kAborted && attempt < 20; ++attempt) {
+      if (close.owns_lock()) close.unlock();
+      log::Warn("snapshot install conflicted with a concurrent write; retrying",
+                {{"error", s.ToString()}});
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      s = CopyStagedState(staged, &close, &installed);
+    }
+    if (s.ok() && !close.owns_lock()) close.lock();
     if (s.ok()) s = store_->Reload();
     if (s.ok()) {
       auto lessor = lease::Lessor::Open(db_.get(), lease_options_);
