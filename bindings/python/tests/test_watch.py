@@ -137,3 +137,24 @@ def test_many_watchers_of_one_key_each_get_the_event(cairn_client):
     for w in watches:
         assert w.next_event(TIMEOUT).kv.value == b"out"
         w.cancel()
+
+
+def test_a_network_watch_resumes_on_another_member_when_its_member_goes_away(cairn_cluster):
+    with cairn_cluster.client() as c:
+        w = c.watch(b"resume/", prefix=True)
+        c.put(b"resume/1", b"a")
+        first = w.next_event(timeout=TIMEOUT)
+        assert first.kv.key == b"resume/1"
+        # The member that answers this client is the one its watch stream is on.
+        serving = c.status().header.member_id
+        [gone] = [n for n in cairn_cluster.nodes if n.status().header.member_id == serving]
+        others = [n for n in cairn_cluster.nodes if n is not gone]
+        gone.close()
+        with cairn.Client([u for n in others for u in n.client_urls]) as writer:
+            for i in range(2, 5):
+                writer.put(f"resume/{i}".encode(), b"b")
+        # Every write after the last event seen arrives once, in order, from another member.
+        keys = [w.next_event(timeout=TIMEOUT).kv.key for _ in range(3)]
+        assert keys == [b"resume/2", b"resume/3", b"resume/4"]
+        assert not w.done
+        w.cancel()

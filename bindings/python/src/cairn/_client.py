@@ -6,9 +6,11 @@ from __future__ import annotations
 import collections
 import queue
 import threading
+import time
 from typing import Any, Callable, Iterator, List, Optional, Sequence, Union, cast
 
 from . import _native
+from ._errors import Unavailable
 from ._txn import BytesLike, Compare, Op, Txn, key_range, lease_id_of, to_bytes
 
 KeyValue = _native.KeyValue
@@ -36,6 +38,8 @@ class Client:
 
     def __init__(self, endpoints: Union[str, Sequence[str]] = ("http://127.0.0.1:2379",), *,
                  dial_timeout: float = 5.0, _native_client: Any = None) -> None:
+        # Only a network client has other members to resume a broken watch on.
+        self._network = _native_client is None
         if _native_client is None:
             if isinstance(endpoints, str):
                 endpoints = [e for e in endpoints.split(",") if e]
@@ -118,7 +122,7 @@ class Client:
         ends it."""
         k, end = key_range(key, range_end, prefix)
         return Watch(self._c, k, end, start_revision, prev_kv,
-                     no_put, no_delete, progress_notify, callback)
+                     no_put, no_delete, progress_notify, callback, resume=self._network)
 
     # Leases.
     def lease(self, ttl: int, *, lease_id: int = 0, keepalive: bool = True) -> "Lease":
@@ -166,18 +170,73 @@ class Watch:
     any thread; iterate from one thread at a time."""
 
     _END = object()
+    RESUME_FOR = 60.0  # seconds a broken stream keeps trying to resume before it ends
 
     def __init__(self, native_client: _native.Client, key: bytes, range_end: bytes, start_revision: int,
                  prev_kv: bool, no_put: bool, no_delete: bool, progress_notify: bool,
-                 callback: Optional[Callable[[WatchResponse], Any]]) -> None:
+                 callback: Optional[Callable[[WatchResponse], Any]], resume: bool = False) -> None:
         self._queue: "queue.SimpleQueue[Any]" = queue.SimpleQueue()
         self._end_lock = threading.Lock()
         self._ended = threading.Event()
         self.error: Optional[BaseException] = None
         self._pending: "collections.deque[Event]" = collections.deque()
-        target = callback if callback is not None else self._queue.put
-        self._w = native_client.watch(key, range_end, start_revision, prev_kv, no_put, no_delete,
-                                      progress_notify, target, self._on_end)
+        self._target = callback if callback is not None else self._queue.put
+        self._native = native_client
+        self._args = (key, range_end, prev_kv, no_put, no_delete, progress_notify)
+        self._resume = resume
+        if resume and start_revision == 0:
+            # "From now" made exact, so that a resumed stream misses nothing in between.
+            start_revision = native_client.range(key, range_end, 0, 1, False, True, False,
+                                                 0, 0, 0, 0, 0, 0).header.revision + 1
+        self._next_rev = start_revision  # where a resumed stream starts: after what was seen
+        self._w = self._start()
+
+    def _start(self) -> Any:
+        key, range_end, prev_kv, no_put, no_delete, progress_notify = self._args
+        return self._native.watch(key, range_end, self._next_rev, prev_kv, no_put, no_delete,
+                                  progress_notify, self._deliver, self._on_stream_end)
+
+    def _deliver(self, response: WatchResponse) -> Any:
+        # As clientv3: after the last event, or the revision a progress notification reports.
+        if response.events:
+            self._next_rev = response.events[-1].kv.mod_revision + 1
+        elif response.header.revision >= self._next_rev:
+            self._next_rev = response.header.revision + 1
+        return self._target(response)
+
+    def _on_stream_end(self, error: Optional[BaseException]) -> None:
+        # A network client's stream broke (its member went away): resume on another member
+        # from the last revision seen + 1, as clientv3 does, on a thread of our own (this one
+        # is the library's).
+        if self._resume and isinstance(error, Unavailable) and not self._ended.is_set():
+            threading.Thread(target=self._resume_stream, args=(error,), daemon=True,
+                             name="cairn-watch-resume").start()
+            return
+        self._on_end(error)
+
+    def _resume_stream(self, error: BaseException) -> None:
+        deadline = time.monotonic() + self.RESUME_FOR
+        delay = 0.05
+        while not self._ended.is_set():
+            try:
+                w = self._start()
+            except Unavailable as e:  # no member reachable yet: try again, for a while
+                error = e
+                if time.monotonic() > deadline:
+                    break
+                time.sleep(delay)
+                delay = min(delay * 2, 1.0)
+                continue
+            except BaseException as e:  # closed, or an error that retrying cannot help
+                error = e
+                break
+            with self._end_lock:
+                if not self._ended.is_set():
+                    self._w = w
+                    return
+            w.cancel()  # cancelled meanwhile
+            return
+        self._on_end(error)
 
     def _on_end(self, error: Optional[BaseException]) -> None:
         # Once, whichever comes first: the library's last batch, or cancel().
