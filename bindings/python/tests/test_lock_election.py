@@ -104,6 +104,16 @@ def test_proclaim_without_leading_is_refused(cairn_client):
         cairn_client.election(b"none").proclaim(b"x")
 
 
+@pytest.fixture
+def ctrl_c_raises():
+    """SIGINT raises KeyboardInterrupt during the test, as in an interactive Python: a
+    process started in the background by a non-interactive shell (as CI may be) inherits
+    SIGINT ignored, and Python then leaves it ignored."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
+
+
 def _interrupt_once_waiting(admin, prefix, release_holder):
     """A thread that sends this process SIGINT (Ctrl-C) once two keys exist under `prefix`:
     the holder's and the waiter's, which the waiter's call creates from inside the library.
@@ -129,7 +139,7 @@ def _interrupt_once_waiting(admin, prefix, release_holder):
 
 
 @pytest.mark.parametrize("path", ["in-process", "network"])
-def test_ctrl_c_interrupts_a_lock_that_waits_without_a_timeout(cairn_node, path):
+def test_ctrl_c_interrupts_a_lock_that_waits_without_a_timeout(cairn_node, path, ctrl_c_raises):
     with cairn_node.client() as admin, \
             (cairn_node.client() if path == "in-process" else cairn.Client(cairn_node.client_urls)) as c:
         holder = admin.lock(b"ctrl-c")
@@ -150,7 +160,7 @@ def test_ctrl_c_interrupts_a_lock_that_waits_without_a_timeout(cairn_node, path)
         again.release()
 
 
-def test_ctrl_c_interrupts_a_campaign_that_waits_without_a_timeout(cairn_client):
+def test_ctrl_c_interrupts_a_campaign_that_waits_without_a_timeout(cairn_client, ctrl_c_raises):
     leader = cairn_client.election(b"ctrl-c-e")
     assert leader.campaign(b"first", timeout=TIMEOUT)
     interrupted, gave_up = _interrupt_once_waiting(cairn_client, b"ctrl-c-e/", leader.resign)
