@@ -6,6 +6,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <filesystem>
 #include <future>
@@ -129,6 +130,19 @@ class ClusterTest : public ::testing::Test {
     Status s = Call(members_[i].get(), &Member::Range, req, &resp);
     if (!s.ok()) return s;
     return resp;
+  }
+
+  // Until members i and j give the same HashKV at the same revision (false if they never do).
+  bool Converged(int i, int j) {
+    for (int attempt = 0; attempt < 600; ++attempt) {
+      etcdserverpb::HashKVResponse a, b;
+      if (members_[i]->HashKV({}, &a).ok() && members_[j]->HashKV({}, &b).ok() &&
+          a.header().revision() == b.header().revision() && a.hash() == b.hash()) {
+        return true;
+      }
+      std::this_thread::sleep_for(25ms);
+    }
+    return false;
   }
 
   storage::TempDir dir_;
@@ -391,14 +405,7 @@ TEST_F(CompactingClusterTest, AMemberFarBehindCatchesUpBySnapshot) {
   }
   ASSERT_GT(members_[leader]->raft_log_first_index(), 10u);
   ASSERT_TRUE(StartMember(behind).ok());
-  bool converged = false;
-  for (int attempt = 0; attempt < 600 && !converged; ++attempt) {
-    etcdserverpb::HashKVResponse a, b;
-    converged = members_[leader]->HashKV({}, &a).ok() && members_[behind]->HashKV({}, &b).ok() &&
-                a.header().revision() == b.header().revision() && a.hash() == b.hash();
-    if (!converged) std::this_thread::sleep_for(25ms);
-  }
-  ASSERT_TRUE(converged);
+  ASSERT_TRUE(Converged(leader, behind));
   // It came by snapshot: its log starts above the entries it never received.
   EXPECT_GT(members_[behind]->raft_log_first_index(), 10u);
   auto got = Get(behind, "k0", true);
@@ -444,6 +451,82 @@ TEST_F(ClusterTest, ANameMissingFromTheInitialClusterIsRefused) {
   ASSERT_FALSE(m.ok());
   EXPECT_EQ(m.status().message(),
             "couldn't find local name \"stranger\" in the initial cluster configuration");
+}
+
+// The raft thread takes a snapshot while the apply thread is busy, and goes on voting: the
+// install waits its turn on the apply thread instead of stopping raft.
+TEST_F(CompactingClusterTest, RaftTakesASnapshotAndVotesWhileTheApplyThreadIsBusy) {
+  const int leader = WaitForLeader();
+  ASSERT_GE(leader, 0);
+  const int behind = (leader + 1) % kMembers;
+  // A watch whose wake blocks holds the apply thread of `behind` in the write it notifies.
+  std::atomic<bool> armed{false}, entered{false};
+  std::promise<void> release;
+  std::shared_future<void> released = release.get_future().share();
+  std::unique_ptr<watch::Stream> stream;
+  // Whatever happens, the apply thread is let go and the stream closed before TearDown.
+  struct LetGo {
+    std::promise<void>* release;
+    std::unique_ptr<watch::Stream>* stream;
+    bool done = false;
+    void operator()() {
+      if (!done) release->set_value();
+      done = true;
+    }
+    ~LetGo() {
+      (*this)();
+      stream->reset();
+    }
+  } let_go{&release, &stream};
+  stream = members_[behind]->OpenWatchStream([&] {
+    if (!armed) return;
+    entered = true;
+    released.wait();
+  });
+  ASSERT_NE(stream, nullptr);
+  watch::CreateRequest watch;
+  watch.key = "block";
+  stream->Create(watch);
+  while (stream->TryPop()) {
+  }
+  armed = true;
+  ASSERT_TRUE(Put(leader, "block", "1").ok());
+  for (int i = 0; i < 400 && !entered; ++i) std::this_thread::sleep_for(10ms);
+  ASSERT_TRUE(entered) << "the watch never held the apply thread";
+
+  // Deaf to its peers meanwhile, it falls behind the leader's compacted log.
+  servers_[behind]->Shutdown();
+  etcdserverpb::StatusResponse st;
+  ASSERT_TRUE(members_[leader]->GetStatus(&st).ok());
+  const uint64_t gap_from = st.raftindex();
+  for (int i = 0; i < 300; ++i) ASSERT_TRUE(Put(leader, "k" + std::to_string(i), "v").ok());
+  for (int i = 0; i < 400 && members_[leader]->raft_log_first_index() <= gap_from; ++i) {
+    ASSERT_TRUE(Put(leader, "tick", std::to_string(i)).ok());
+    std::this_thread::sleep_for(10ms);
+  }
+  ASSERT_GT(members_[leader]->raft_log_first_index(), gap_from);
+  auto server = PeerServer::Start(members_[behind].get(), ConfigOf(behind).listen_peer_urls);
+  ASSERT_TRUE(server.ok()) << server.status().ToString();
+  servers_[behind] = std::move(*server);
+
+  // Raft records the snapshot; the state waits for the apply thread.
+  for (int i = 0; i < 1000 && members_[behind]->raft_log_first_index() <= gap_from; ++i) {
+    std::this_thread::sleep_for(10ms);
+  }
+  EXPECT_GT(members_[behind]->raft_log_first_index(), gap_from);
+  EXPECT_LE(members_[behind]->applied_index(), gap_from);
+  // Its raft still votes: without the leader, it and the third member elect one.
+  StopMember(leader);
+  const int next = WaitForLeader();
+  EXPECT_GE(next, 0) << "no leader elected while the apply thread of a member was busy";
+
+  let_go();
+  const int other =
+      (behind + 1) % kMembers == leader ? (behind + 2) % kMembers : (behind + 1) % kMembers;
+  EXPECT_TRUE(Converged(other, behind));
+  auto got = Get(behind, "k299", true);
+  ASSERT_TRUE(got.ok()) << got.status().ToString();
+  EXPECT_EQ(got->kvs_size(), 1);
 }
 
 }  // namespace
