@@ -158,3 +158,13 @@ def test_a_network_watch_resumes_on_another_member_when_its_member_goes_away(cai
         assert keys == [b"resume/2", b"resume/3", b"resume/4"]
         assert not w.done
         w.cancel()
+
+
+def test_closing_the_client_ends_a_watch_that_is_resuming(tmp_path):
+    node = cairn.Node(tmp_path / "n")
+    c = cairn.Client(node.client_urls)
+    w = c.watch(b"k")
+    node.close()  # its only member is gone: the watch keeps trying to resume
+    c.close()
+    assert w.wait(TIMEOUT) and w.error is None
+    assert w.next_event(timeout=TIMEOUT) is None

@@ -10,7 +10,7 @@ import time
 from typing import Any, Callable, Iterator, List, Optional, Sequence, Union, cast
 
 from . import _native
-from ._errors import Unavailable
+from ._errors import ClosedError, Unavailable
 from ._txn import BytesLike, Compare, Op, Txn, key_range, lease_id_of, to_bytes
 
 KeyValue = _native.KeyValue
@@ -214,7 +214,7 @@ class Watch:
             return
         self._on_end(error)
 
-    def _resume_stream(self, error: BaseException) -> None:
+    def _resume_stream(self, error: Optional[BaseException]) -> None:
         deadline = time.monotonic() + self.RESUME_FOR
         delay = 0.05
         while not self._ended.is_set():
@@ -227,7 +227,10 @@ class Watch:
                 time.sleep(delay)
                 delay = min(delay * 2, 1.0)
                 continue
-            except BaseException as e:  # closed, or an error that retrying cannot help
+            except ClosedError:  # the client closed meanwhile: ends as a cancel does
+                error = None
+                break
+            except BaseException as e:  # an error that retrying cannot help
                 error = e
                 break
             with self._end_lock:
