@@ -122,10 +122,6 @@ const std::vector<Option>& Options() {
          CAIRN_ASSIGN_OR_RETURN(c->watch_progress_notify_interval_ms, ParseGoDurationMs(v));
          return Status::Ok();
        }},
-      {"idle-poll", Kind::kBool,
-       "Keep a core awake, at idle priority, while the raft log syncs (default true): on a "
-       "virtual machine an idle core wakes late when the disk completes.",
-       [](Config* c, std::string_view v) { return ParseBool(v, &c->idle_poll); }},
       {"log-level", Kind::kString,
        "Configures log level: debug, info, warn, error, panic, or fatal.",
        [](Config* c, std::string_view v) {
@@ -556,10 +552,6 @@ Result<CommandLine> ParseCommandLine(const std::vector<std::string>& args,
       CAIRN_RETURN_IF_ERROR(take_value());
       out.config_file = std::string(value);
     } else if (const Option* o = FindOption(name)) {
-      if (o->kind == Kind::kBool && !has_value) {
-        value = "true";  // as Go's boolean flags: `--flag` alone sets it
-        has_value = true;
-      }
       CAIRN_RETURN_IF_ERROR(take_value());
       Status s = o->set(&out.config, value);
       if (!s.ok()) return FlagError(name, value, s);

@@ -55,8 +55,6 @@ struct Config {
   std::string log_level = "info";
   // etcd's --experimental-watch-progress-notify-interval.
   int64_t watch_progress_notify_interval_ms = 10 * 60 * 1000;
-  // Cairn's own: see server/idle_poller.h.
-  bool idle_poll = true;
 
   Config();
 

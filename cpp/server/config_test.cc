@@ -76,18 +76,6 @@ TEST(ConfigTest, FlagsTakeEveryGoSyntax) {
   EXPECT_EQ(r->config.snapshot_count, 5u);
 }
 
-TEST(ConfigTest, BooleanFlagsTakeGoSyntaxAndTheVariable) {
-  EXPECT_TRUE(Parse({})->config.idle_poll);
-  EXPECT_FALSE(Parse({"--idle-poll=false"})->config.idle_poll);
-  EXPECT_FALSE(Parse({"--idle-poll=0"})->config.idle_poll);
-  auto alone = Parse({"--idle-poll", "--name", "n"});  // alone it means true, as in Go
-  ASSERT_TRUE(alone.ok()) << alone.status().ToString();
-  EXPECT_TRUE(alone->config.idle_poll);
-  EXPECT_EQ(alone->config.name, "n");
-  EXPECT_FALSE(Parse({}, {"ETCD_IDLE_POLL=false"})->config.idle_poll);
-  EXPECT_NE(ErrorOf({"--idle-poll=maybe"}).find("idle-poll"), std::string::npos);
-}
-
 TEST(ConfigTest, InitialClusterDefaultsToTheMembersOwnNameAndPeerUrls) {
   auto r = Parse({"--name", "a", "--initial-advertise-peer-urls", "http://10.0.0.1:2380"});
   ASSERT_TRUE(r.ok()) << r.status().ToString();

@@ -62,8 +62,6 @@ int64_t TxnCost(const etcdserverpb::TxnRequest& txn) {
 }
 // How long a member waits before announcing itself again when its publish did not apply.
 constexpr auto kPublishRetry = std::chrono::seconds(2);
-// The idle poller runs while the raft log syncs a batch of at most this many entries.
-constexpr size_t kIdlePollMaxEntries = 2;
 
 std::string JoinTexts(std::vector<std::string> texts) {
   std::sort(texts.begin(), texts.end());
@@ -169,10 +167,7 @@ Member::Member(const Config& config, std::unique_ptr<Transport> transport)
       transport_(std::move(transport)),
       tick_(config.heartbeat_interval_ms),
       // etcd's request timeout: 5 s plus two election timeouts.
-      request_timeout_(5000 + 2 * std::chrono::milliseconds::rep{config.election_timeout_ms}) {
-  // Lingers for 1 ms after a sync: long enough to span the gap between one client's writes.
-  if (config.idle_poll) idle_poller_ = std::make_unique<IdlePoller>(std::chrono::milliseconds(1));
-}
+      request_timeout_(5000 + 2 * std::chrono::milliseconds::rep{config.election_timeout_ms}) {}
 
 Member::~Member() {
   Stop();
@@ -1606,10 +1601,6 @@ void Member::HandleReady(raft::Ready rd) {
   }
   ApplyCommitted(std::move(rd.committed_entries));
   if (rd.hard_state || !rd.entries.empty()) {
-    // Only for small batches: many entries at once mean a busy member, whose cores do not
-    // halt, and spinning there would take cycles from a hyperthread sibling.
-    IdlePollScope poll(rd.must_sync && rd.entries.size() <= kIdlePollMaxEntries ? idle_poller_.get()
-                                                                                : nullptr);
     Status s = log_store_->Save(rd.hard_state, rd.entries, rd.must_sync);
     if (!s.ok()) {
       // Raft's promises rest on this write: without it the member cannot go on.

@@ -31,7 +31,6 @@
 #include "mvcc/store.h"
 #include "raft/raft.h"
 #include "server/config.h"
-#include "server/idle_poller.h"
 #include "server/snapshot.h"
 #include "server/transport.h"
 #include "server/work_queue.h"
@@ -392,7 +391,6 @@ class Member final : public TransportEvents, public PeerHandler {
   WorkQueue readers_{"cairn-read", 2};   // linearizable reads, once their read index is applied
   WorkQueue replier_{"cairn-reply", 1};  // completions of applied writes, in apply order
   WorkQueue checkpointer_{"cairn-checkpt", 1};  // checkpoints, off the apply thread
-  std::unique_ptr<IdlePoller> idle_poller_;     // while the raft log syncs; null if not wanted
   std::atomic<bool> checkpoint_running_{false};
   std::vector<std::function<void()>> replies_;  // apply thread only: this batch's completions
 
