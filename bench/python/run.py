@@ -77,20 +77,6 @@ class Sample:
         self.caller_us = caller_cpu / ops * 1e6
 
 
-def idle_priority_cpu() -> float:
-    """CPU seconds used so far by this process's threads at SCHED_IDLE (the node's idle poller:
-    it spins only on cycles nobody else wants, so it is left out of the cost of a call)."""
-    total = 0
-    for task in pathlib.Path("/proc/self/task").iterdir():
-        try:
-            fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:  # the thread ended meanwhile
-            continue
-        if int(fields[38]) == 5:  # policy, field 41: SCHED_IDLE
-            total += int(fields[11]) + int(fields[12])  # utime, stime
-    return total / os.sysconf("SC_CLK_TCK")
-
-
 def drive(threads: int, seconds: float, call: Callable[[int, int], object]) -> Sample:
     """Runs call(thread, i) in `threads` threads for `seconds`; every thread starts at once."""
     barrier = threading.Barrier(threads + 1)
@@ -113,7 +99,6 @@ def drive(threads: int, seconds: float, call: Callable[[int, int], object]) -> S
     for th in pool:
         th.start()
     r0 = resource.getrusage(resource.RUSAGE_SELF)
-    idle0 = idle_priority_cpu()
     start = time.perf_counter()
     deadline[0] = start + seconds
     barrier.wait()
@@ -122,7 +107,6 @@ def drive(threads: int, seconds: float, call: Callable[[int, int], object]) -> S
     elapsed = time.perf_counter() - start
     r1 = resource.getrusage(resource.RUSAGE_SELF)
     process_cpu = (r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime)
-    process_cpu -= idle_priority_cpu() - idle0
     return Sample(max(1, sum(counts)), elapsed, process_cpu, sum(cpu))
 
 
@@ -205,8 +189,8 @@ def measure(args: argparse.Namespace) -> None:
             print(f"| {name:<22} | {threads:>7} | {p.rate:>8.0f} | {p.rate / base_p.rate:>8.2f} | "
                   f"{g.rate:>8.0f} | {g.rate / base_g.rate:>8.2f} |")
     print()
-    print("CPU per operation, in µs: the whole process (client and node; threads at SCHED_IDLE "
-          "left out), and the calling threads alone")
+    print("CPU per operation, in µs: the whole process (client and node), and the calling "
+          "threads alone")
     print()
     print(f"| {'path':<22} | {'threads':>7} | {'put: all':>8} | {'callers':>8} | {'get: all':>8} | "
           f"{'callers':>8} |")
@@ -233,7 +217,7 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--value-size", type=int, default=256)
     ap.add_argument("--node-flag", action="append", default=[], metavar="FLAG=VALUE",
-                    help="a cairnd flag for the node, without --: --node-flag idle-poll=false")
+                    help="a cairnd flag for the node, without --: --node-flag snapshot-count=1000")
     ap.add_argument("--no-build", action="store_true", help="use the venv as it is")
     ap.add_argument("--library", help="a libcairn.so.0 to use instead of building the bench "
                     "preset's (an ASan build needs LD_PRELOAD and gives meaningless figures)")
