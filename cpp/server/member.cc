@@ -60,6 +60,21 @@ int64_t TxnCost(const etcdserverpb::TxnRequest& txn) {
   };
   return std::max(branch(txn.success()), branch(txn.failure()));
 }
+
+// What a request may add to the database; 0 for those that add nothing.
+int64_t QuotaCost(const cairn::internal::Request& req) {
+  switch (req.request_case()) {
+    case cairn::internal::Request::kPut: return PutCost(req.put());
+    case cairn::internal::Request::kTxn: return TxnCost(req.txn());
+    case cairn::internal::Request::kLeaseGrant: return kLeaseCost;
+    default: return 0;
+  }
+}
+
+bool AnyNospace(const std::vector<etcdserverpb::AlarmMember>& alarms) {
+  return std::any_of(alarms.begin(), alarms.end(),
+                     [](const auto& a) { return a.alarm() == etcdserverpb::NOSPACE; });
+}
 // How long a member waits before announcing itself again when its publish did not apply.
 constexpr auto kPublishRetry = std::chrono::seconds(2);
 
@@ -531,6 +546,7 @@ void Member::FillHeader(etcdserverpb::ResponseHeader* header) const {
 void Member::Propose(cairn::internal::Request req, Completion done) {
   if (stopped_) return done(etcd::Stopped(), {});
   if (Status s = CheckNotLearner(); !s.ok()) return done(s, {});
+  if (Status s = CheckQuota(QuotaCost(req)); !s.ok()) return done(s, {});
   const uint64_t id = next_request_id_.fetch_add(1);
   req.set_id(id);
   std::string data = req.SerializeAsString();
@@ -643,7 +659,6 @@ void Member::Put(const etcdserverpb::PutRequest& req, etcdserverpb::PutResponse*
   probe.ignore_lease = req.ignore_lease();
   Status check = mvcc::CheckPut(probe);
   if (!check.ok()) return done(check);
-  if (Status s = CheckQuota(PutCost(req)); !s.ok()) return done(s);
   cairn::internal::Request ir;
   *ir.mutable_put() = req;
   Propose(std::move(ir), [this, resp, done = std::move(done)](Status s, ApplyResult r) {
@@ -696,7 +711,6 @@ void Member::Txn(const etcdserverpb::TxnRequest& req, etcdserverpb::TxnResponse*
       done(ReadTxn(txn, resp));
     });
   }
-  if (Status s = CheckQuota(TxnCost(req)); !s.ok()) return done(s);
   cairn::internal::Request ir;
   *ir.mutable_txn() = req;
   Propose(std::move(ir), [this, resp, done = std::move(done)](Status s, ApplyResult r) {
@@ -722,7 +736,6 @@ void Member::Compact(const etcdserverpb::CompactionRequest& req,
 void Member::LeaseGrant(const etcdserverpb::LeaseGrantRequest& req,
                         etcdserverpb::LeaseGrantResponse* resp, Done done) {
   if (req.ttl() > lease::kMaxLeaseTTL) return done(etcd::LeaseTTLTooLarge());
-  if (Status s = CheckQuota(kLeaseCost); !s.ok()) return done(s);
   cairn::internal::Request ir;
   *ir.mutable_lease_grant() = req;
   if (req.id() == 0) {
@@ -894,8 +907,7 @@ Status Member::LoadAlarms() {
   }
   std::lock_guard lock(alarms_mu_);
   alarms_.assign(saved.alarms().begin(), saved.alarms().end());
-  nospace_ = std::any_of(alarms_.begin(), alarms_.end(),
-                         [](const auto& a) { return a.alarm() == etcdserverpb::NOSPACE; });
+  nospace_ = AnyNospace(alarms_);
   return Status::Ok();
 }
 
@@ -940,8 +952,7 @@ etcdserverpb::AlarmResponse Member::ApplyAlarm(const etcdserverpb::AlarmRequest&
   if (Status s = SaveAlarms(alarms_); !s.ok()) {
     log::Error("cannot save alarms", {{"error", s.ToString()}});
   }
-  nospace_ = std::any_of(alarms_.begin(), alarms_.end(),
-                         [](const auto& a) { return a.alarm() == etcdserverpb::NOSPACE; });
+  nospace_ = AnyNospace(alarms_);
   return resp;
 }
 
@@ -1894,99 +1905,90 @@ void Member::ApplyEntry(const raft::Entry& entry) {
   ApplyResult result;
   std::vector<mvcc::Event> events;
   bool compaction_applied = false;
-  switch (req.request_case()) {
-    case cairn::internal::Request::kPut: {
-      const auto& put = req.put();
-      if (nospace_) {
-        status = etcd::NoSpace();
+  if (nospace_ && QuotaCost(req) > 0) {
+    // etcd's capped applier: while NOSPACE is raised, nothing that adds data applies.
+    status = etcd::NoSpace();
+    StoreAppliedIndex(entry.index);
+  } else {
+    switch (req.request_case()) {
+      case cairn::internal::Request::kPut: {
+        const auto& put = req.put();
+        if (put.lease() != 0 && !put.ignore_lease() && !lessor_->Exists(put.lease())) {
+          status = etcd::LeaseNotFound();
+          StoreAppliedIndex(entry.index);
+          break;
+        }
+        auto r = store_->Put(FromProto(put), entry.index, &events);
+        if (r.ok())
+          result = std::move(*r);
+        else
+          status = r.status();
+        break;
+      }
+      case cairn::internal::Request::kDeleteRange: {
+        auto r = store_->DeleteRange(FromProto(req.delete_range()), entry.index, &events);
+        if (r.ok())
+          result = std::move(*r);
+        else
+          status = r.status();
+        break;
+      }
+      case cairn::internal::Request::kTxn: {
+        if (!LeasesExist(req.txn())) {
+          status = etcd::LeaseNotFound();
+          StoreAppliedIndex(entry.index);
+          break;
+        }
+        auto r = store_->Txn(FromProto(req.txn()), entry.index, &events);
+        if (r.ok())
+          result = std::move(*r);
+        else
+          status = r.status();
+        break;
+      }
+      case cairn::internal::Request::kCompaction: {
+        auto r = store_->Compact(req.compaction().revision(), entry.index);
+        if (r.ok()) {
+          result = *r;
+          compaction_applied = true;
+        } else {
+          status = r.status();
+        }
+        break;
+      }
+      case cairn::internal::Request::kLeaseGrant: {
+        const auto& grant = req.lease_grant();
+        status = lessor_->Grant(grant.id(), grant.ttl(), NowMs());
+        if (status.ok()) {
+          auto ttl = lessor_->TimeToLive(grant.id(), NowMs(), false);
+          result = LeaseGranted{grant.id(), ttl.ok() ? ttl->granted_ttl : grant.ttl()};
+        }
         StoreAppliedIndex(entry.index);
         break;
       }
-      if (put.lease() != 0 && !put.ignore_lease() && !lessor_->Exists(put.lease())) {
-        status = etcd::LeaseNotFound();
+      case cairn::internal::Request::kLeaseRevoke:
+        status = ApplyLeaseRevoke(req.lease_revoke().id(), entry.index, &events);
+        break;
+      case cairn::internal::Request::kLeaseCheckpoint:
+        for (const auto& cp : req.lease_checkpoint().checkpoints()) {
+          Status s = lessor_->ApplyCheckpoint(cp.id(), cp.remaining_ttl(), NowMs());
+          if (!s.ok()) log::Error("cannot apply lease checkpoint", {{"error", s.ToString()}});
+        }
         StoreAppliedIndex(entry.index);
         break;
-      }
-      auto r = store_->Put(FromProto(put), entry.index, &events);
-      if (r.ok())
-        result = std::move(*r);
-      else
-        status = r.status();
-      break;
-    }
-    case cairn::internal::Request::kDeleteRange: {
-      auto r = store_->DeleteRange(FromProto(req.delete_range()), entry.index, &events);
-      if (r.ok())
-        result = std::move(*r);
-      else
-        status = r.status();
-      break;
-    }
-    case cairn::internal::Request::kTxn: {
-      if (nospace_ && TxnCost(req.txn()) > 0) {
-        status = etcd::NoSpace();
+      case cairn::internal::Request::kPublish:
+        ApplyPublish(req.publish());
         StoreAppliedIndex(entry.index);
         break;
-      }
-      if (!LeasesExist(req.txn())) {
-        status = etcd::LeaseNotFound();
+      case cairn::internal::Request::kAlarm:
+        result = ApplyAlarm(req.alarm());
         StoreAppliedIndex(entry.index);
         break;
-      }
-      auto r = store_->Txn(FromProto(req.txn()), entry.index, &events);
-      if (r.ok())
-        result = std::move(*r);
-      else
-        status = r.status();
-      break;
-    }
-    case cairn::internal::Request::kCompaction: {
-      auto r = store_->Compact(req.compaction().revision(), entry.index);
-      if (r.ok()) {
-        result = *r;
-        compaction_applied = true;
-      } else {
-        status = r.status();
-      }
-      break;
-    }
-    case cairn::internal::Request::kLeaseGrant: {
-      const auto& grant = req.lease_grant();
-      if (nospace_) {
-        status = etcd::NoSpace();
+      default:
+        status = Unimplemented("request not supported yet");
         StoreAppliedIndex(entry.index);
         break;
-      }
-      status = lessor_->Grant(grant.id(), grant.ttl(), NowMs());
-      if (status.ok()) {
-        auto ttl = lessor_->TimeToLive(grant.id(), NowMs(), false);
-        result = LeaseGranted{grant.id(), ttl.ok() ? ttl->granted_ttl : grant.ttl()};
-      }
-      StoreAppliedIndex(entry.index);
-      break;
     }
-    case cairn::internal::Request::kLeaseRevoke:
-      status = ApplyLeaseRevoke(req.lease_revoke().id(), entry.index, &events);
-      break;
-    case cairn::internal::Request::kLeaseCheckpoint:
-      for (const auto& cp : req.lease_checkpoint().checkpoints()) {
-        Status s = lessor_->ApplyCheckpoint(cp.id(), cp.remaining_ttl(), NowMs());
-        if (!s.ok()) log::Error("cannot apply lease checkpoint", {{"error", s.ToString()}});
-      }
-      StoreAppliedIndex(entry.index);
-      break;
-    case cairn::internal::Request::kPublish:
-      ApplyPublish(req.publish());
-      StoreAppliedIndex(entry.index);
-      break;
-    case cairn::internal::Request::kAlarm:
-      result = ApplyAlarm(req.alarm());
-      StoreAppliedIndex(entry.index);
-      break;
-    default:
-      status = Unimplemented("request not supported yet");
-      StoreAppliedIndex(entry.index);
-      break;
   }
   if (!events.empty()) {
     UpdateLeaseAttachments(events);
