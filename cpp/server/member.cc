@@ -324,19 +324,7 @@ Status Member::Bootstrap(raft::ConfState* conf, bool fresh_log) {
 
   // A data directory that knows its cluster keeps it: --initial-cluster only bootstraps.
   cairn::internal::Membership saved;
-  bool have_saved = false;
-  {
-    CAIRN_ASSIGN_OR_RETURN(auto session, db_->Acquire());
-    CAIRN_ASSIGN_OR_RETURN(storage::Cursor meta, session->OpenCursor(storage::kMetaTable));
-    CAIRN_ASSIGN_OR_RETURN(bool found, meta.Find(kMembershipKey));
-    if (found) {
-      if (!saved.ParseFromArray(meta.value().data(), static_cast<int>(meta.value().size()))) {
-        return DataLoss("the membership record in " + config_.EffectiveDataDir() +
-                        " does not parse");
-      }
-      have_saved = true;
-    }
-  }
+  CAIRN_ASSIGN_OR_RETURN(bool have_saved, ReadMetaRecord(kMembershipKey, "membership", &saved));
   if (have_saved) {
     // As in etcd, the data dir's identity wins over the flags, which only bootstrap. A lone
     // member restarted on other ports (an embedded node on free ports, say) keeps its id and
@@ -435,11 +423,27 @@ Status Member::SaveMembership() {
     for (const MemberInfo& info : members_) *m.add_members() = ToRecord(info);
     for (uint64_t id : removed_) m.add_removed(id);
   }
-  const std::string bytes = m.SerializeAsString();
+  return WriteMetaRecord(kMembershipKey, m);
+}
+
+Result<bool> Member::ReadMetaRecord(std::string_view key, std::string_view what,
+                                    google::protobuf::MessageLite* record) {
+  CAIRN_ASSIGN_OR_RETURN(auto session, db_->Acquire());
+  CAIRN_ASSIGN_OR_RETURN(storage::Cursor meta, session->OpenCursor(storage::kMetaTable));
+  CAIRN_ASSIGN_OR_RETURN(bool found, meta.Find(key));
+  if (found &&
+      !record->ParseFromArray(meta.value().data(), static_cast<int>(meta.value().size()))) {
+    return DataLoss("the " + std::string(what) + " record in " + config_.EffectiveDataDir() +
+                    " does not parse");
+  }
+  return found;
+}
+
+Status Member::WriteMetaRecord(std::string_view key, const google::protobuf::MessageLite& record) {
   CAIRN_ASSIGN_OR_RETURN(auto session, db_->Acquire());
   CAIRN_ASSIGN_OR_RETURN(storage::Transaction txn, storage::Transaction::Begin(session.get()));
   CAIRN_ASSIGN_OR_RETURN(storage::Cursor meta, session->OpenCursor(storage::kMetaTable));
-  CAIRN_RETURN_IF_ERROR(meta.Put(kMembershipKey, bytes));
+  CAIRN_RETURN_IF_ERROR(meta.Put(key, record.SerializeAsString()));
   return txn.Commit();
 }
 
@@ -899,12 +903,7 @@ std::vector<etcdserverpb::AlarmMember> Member::Alarms() const {
 
 Status Member::LoadAlarms() {
   etcdserverpb::AlarmResponse saved;
-  CAIRN_ASSIGN_OR_RETURN(auto session, db_->Acquire());
-  CAIRN_ASSIGN_OR_RETURN(storage::Cursor meta, session->OpenCursor(storage::kMetaTable));
-  CAIRN_ASSIGN_OR_RETURN(bool found, meta.Find(kAlarmsKey));
-  if (found && !saved.ParseFromArray(meta.value().data(), static_cast<int>(meta.value().size()))) {
-    return DataLoss("the alarms record in " + config_.EffectiveDataDir() + " does not parse");
-  }
+  CAIRN_RETURN_IF_ERROR(ReadMetaRecord(kAlarmsKey, "alarms", &saved).status());
   std::lock_guard lock(alarms_mu_);
   alarms_.assign(saved.alarms().begin(), saved.alarms().end());
   nospace_ = AnyNospace(alarms_);
@@ -914,11 +913,7 @@ Status Member::LoadAlarms() {
 Status Member::SaveAlarms(const std::vector<etcdserverpb::AlarmMember>& alarms) {
   etcdserverpb::AlarmResponse record;
   for (const auto& a : alarms) *record.add_alarms() = a;
-  CAIRN_ASSIGN_OR_RETURN(auto session, db_->Acquire());
-  CAIRN_ASSIGN_OR_RETURN(storage::Transaction txn, storage::Transaction::Begin(session.get()));
-  CAIRN_ASSIGN_OR_RETURN(storage::Cursor meta, session->OpenCursor(storage::kMetaTable));
-  CAIRN_RETURN_IF_ERROR(meta.Put(kAlarmsKey, record.SerializeAsString()));
-  return txn.Commit();
+  return WriteMetaRecord(kAlarmsKey, record);
 }
 
 // etcd's alarm store: one alarm per member and type; the response lists the alarm that

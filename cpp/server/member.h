@@ -261,6 +261,11 @@ class Member final : public TransportEvents, public PeerHandler {
   Status CheckQuota(int64_t cost);
   // The database's size, read from the files at most every 500 ms.
   int64_t CachedDatabaseSize();
+  // A protobuf record in the meta table: false when there is none, DataLoss naming `what`
+  // when it does not parse.
+  Result<bool> ReadMetaRecord(std::string_view key, std::string_view what,
+                              google::protobuf::MessageLite* record);
+  Status WriteMetaRecord(std::string_view key, const google::protobuf::MessageLite& record);
   Status LoadAlarms();
   Status SaveAlarms(const std::vector<etcdserverpb::AlarmMember>& alarms);
   etcdserverpb::AlarmResponse ApplyAlarm(const etcdserverpb::AlarmRequest& req);
