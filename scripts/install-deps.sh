@@ -17,7 +17,7 @@ PACKAGES=(
   # engine
   libwiredtiger-dev wiredtiger
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
-  libyaml-cpp-dev
+  libyaml-cpp-dev libjemalloc-dev
   # tests and benchmarks
   libgtest-dev libgmock-dev googletest libbenchmark-dev
   etcd-server etcd-client
