@@ -17,6 +17,7 @@ PACKAGES=(
   # engine
   libwiredtiger-dev wiredtiger
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
+  libnghttp2-dev
   libyaml-cpp-dev libjemalloc-dev
   # tests and benchmarks
   libgtest-dev libgmock-dev googletest libbenchmark-dev
