@@ -12,6 +12,7 @@
 
 #include <condition_variable>
 #include <future>
+#include <map>
 #include <mutex>
 #include <random>
 #include <thread>
@@ -372,53 +373,108 @@ nghttp2_nv Nv(const std::string& name, const std::string& value) {
                     value.size(), NGHTTP2_NV_FLAG_NONE};
 }
 
-// The bytes of a connection preface and `n` gRPC requests of `body` to `path`.
-std::string RequestBytes(const std::string& path, const std::string& body, int n = 1) {
-  nghttp2_session_callbacks* cbs;
-  nghttp2_session_callbacks_new(&cbs);
-  nghttp2_session* session;
-  nghttp2_session_client_new(&session, cbs, nullptr);
-  nghttp2_submit_settings(session, NGHTTP2_FLAG_NONE, nullptr, 0);
-  std::string framed(5, '\0');
-  framed[4] = static_cast<char>(body.size());
-  framed[3] = static_cast<char>(body.size() >> 8);
-  framed += body;
-  struct Source {
+// A gRPC message with its 5-byte prefix.
+std::string Framed(const std::string& message) {
+  std::string out(5, '\0');
+  const auto n = static_cast<uint32_t>(message.size());
+  out[1] = static_cast<char>(n >> 24);
+  out[2] = static_cast<char>(n >> 16);
+  out[3] = static_cast<char>(n >> 8);
+  out[4] = static_cast<char>(n);
+  return out + message;
+}
+
+// An HTTP/2 client from nghttp2 whose bytes the test sends as it likes, and which reads back
+// each stream's grpc-status and grpc-message.
+class RawClient {
+ public:
+  struct Outcome {
+    std::string status;  // grpc-status, empty if none came
+    std::string message;
+    bool closed = false;
+  };
+
+  RawClient() {
+    nghttp2_session_callbacks* cbs;
+    nghttp2_session_callbacks_new(&cbs);
+    nghttp2_session_callbacks_set_on_header_callback(
+        cbs, [](nghttp2_session*, const nghttp2_frame* frame, const uint8_t* name, size_t namelen,
+                const uint8_t* value, size_t valuelen, uint8_t, void* user) {
+          auto* self = static_cast<RawClient*>(user);
+          std::string n(reinterpret_cast<const char*>(name), namelen);
+          std::string v(reinterpret_cast<const char*>(value), valuelen);
+          if (n == "grpc-status") self->outcomes_[frame->hd.stream_id].status = v;
+          if (n == "grpc-message") self->outcomes_[frame->hd.stream_id].message = v;
+          return 0;
+        });
+    nghttp2_session_callbacks_set_on_stream_close_callback(
+        cbs, [](nghttp2_session*, int32_t stream_id, uint32_t, void* user) {
+          static_cast<RawClient*>(user)->outcomes_[stream_id].closed = true;
+          return 0;
+        });
+    nghttp2_session_client_new(&session_, cbs, this);
+    nghttp2_session_callbacks_del(cbs);
+    nghttp2_submit_settings(session_, NGHTTP2_FLAG_NONE, nullptr, 0);
+  }
+  ~RawClient() { nghttp2_session_del(session_); }
+
+  // Queues a request whose whole body is `body`.
+  int32_t Submit(const std::string& path, const std::string& body,
+                 const std::vector<std::pair<std::string, std::string>>& extra = {}) {
+    bodies_.push_back(std::make_unique<Body>(Body{body, 0}));
+    static const std::string kMethod = ":method", kPost = "POST", kPath = ":path",
+                             kScheme = ":scheme", kHttp = "http", kAuthority = ":authority",
+                             kHost = "localhost", kCt = "content-type", kGrpc = "application/grpc",
+                             kTe = "te", kTrailers = "trailers";
+    std::vector<nghttp2_nv> nva = {Nv(kMethod, kPost), Nv(kScheme, kHttp), Nv(kAuthority, kHost),
+                                   Nv(kPath, path),    Nv(kCt, kGrpc),     Nv(kTe, kTrailers)};
+    for (const auto& [k, v] : extra) nva.push_back(Nv(k, v));
+    nghttp2_data_provider provider{};
+    provider.source.ptr = bodies_.back().get();
+    provider.read_callback = [](nghttp2_session*, int32_t, uint8_t* buf, size_t length,
+                                uint32_t* flags, nghttp2_data_source* src, void*) -> ssize_t {
+      auto* b = static_cast<Body*>(src->ptr);
+      const size_t k = std::min(length, b->data.size() - b->off);
+      std::memcpy(buf, b->data.data() + b->off, k);
+      b->off += k;
+      if (b->off == b->data.size()) *flags |= NGHTTP2_DATA_FLAG_EOF;
+      return static_cast<ssize_t>(k);
+    };
+    return nghttp2_submit_request(session_, nullptr, nva.data(), nva.size(), &provider, nullptr);
+  }
+
+  // What the session has to send now.
+  std::string Bytes() {
+    std::string out;
+    for (;;) {
+      const uint8_t* data;
+      ssize_t k = nghttp2_session_mem_send(session_, &data);
+      if (k <= 0) break;
+      out.append(reinterpret_cast<const char*>(data), static_cast<size_t>(k));
+    }
+    return out;
+  }
+
+  // Reads answers until `n` streams closed, the server closed, or 2 s of silence.
+  void ReadUntilClosed(int fd, size_t n);
+
+  const Outcome& outcome(int32_t stream_id) { return outcomes_[stream_id]; }
+
+ private:
+  struct Body {
     std::string data;
     size_t off = 0;
   };
-  std::vector<std::unique_ptr<Source>> sources;
-  const std::string kMethod = ":method", kPost = "POST", kPath = ":path", kScheme = ":scheme",
-                    kHttp = "http", kAuthority = ":authority", kHost = "localhost",
-                    kCt = "content-type", kGrpc = "application/grpc", kTe = "te",
-                    kTrailers = "trailers";
-  for (int i = 0; i < n; ++i) {
-    sources.push_back(std::make_unique<Source>(Source{framed, 0}));
-    nghttp2_nv nva[] = {Nv(kMethod, kPost), Nv(kScheme, kHttp), Nv(kAuthority, kHost),
-                        Nv(kPath, path),    Nv(kCt, kGrpc),     Nv(kTe, kTrailers)};
-    nghttp2_data_provider provider{};
-    provider.source.ptr = sources.back().get();
-    provider.read_callback = [](nghttp2_session*, int32_t, uint8_t* buf, size_t length,
-                                uint32_t* flags, nghttp2_data_source* src, void*) -> ssize_t {
-      auto* s = static_cast<Source*>(src->ptr);
-      const size_t k = std::min(length, s->data.size() - s->off);
-      std::memcpy(buf, s->data.data() + s->off, k);
-      s->off += k;
-      if (s->off == s->data.size()) *flags |= NGHTTP2_DATA_FLAG_EOF;
-      return static_cast<ssize_t>(k);
-    };
-    nghttp2_submit_request(session, nullptr, nva, 6, &provider, nullptr);
-  }
-  std::string out;
-  for (;;) {
-    const uint8_t* data;
-    ssize_t k = nghttp2_session_mem_send(session, &data);
-    if (k <= 0) break;
-    out.append(reinterpret_cast<const char*>(data), static_cast<size_t>(k));
-  }
-  nghttp2_session_del(session);
-  nghttp2_session_callbacks_del(cbs);
-  return out;
+  nghttp2_session* session_ = nullptr;
+  std::vector<std::unique_ptr<Body>> bodies_;
+  std::map<int32_t, Outcome> outcomes_;
+};
+
+// The bytes of a connection preface and `n` gRPC requests of `message` to `path`.
+std::string RequestBytes(const std::string& path, const std::string& message, int n = 1) {
+  RawClient client;
+  for (int i = 0; i < n; ++i) client.Submit(path, Framed(message));
+  return client.Bytes();
 }
 
 void SendAll(int fd, const std::string& bytes) {
@@ -427,6 +483,20 @@ void SendAll(int fd, const std::string& bytes) {
     ssize_t w = ::send(fd, bytes.data() + off, bytes.size() - off, MSG_NOSIGNAL);
     if (w <= 0) return;  // the server may close on garbage: that is its right
     off += static_cast<size_t>(w);
+  }
+}
+
+void RawClient::ReadUntilClosed(int fd, size_t n) {
+  char buf[16384];
+  for (;;) {
+    size_t closed = 0;
+    for (const auto& [id, o] : outcomes_) closed += o.closed ? 1 : 0;
+    if (closed >= n) return;
+    ssize_t k = ::recv(fd, buf, sizeof(buf), 0);
+    if (k <= 0) return;
+    nghttp2_session_mem_recv(session_, reinterpret_cast<const uint8_t*>(buf),
+                             static_cast<size_t>(k));
+    SendAll(fd, Bytes());
   }
 }
 
@@ -504,6 +574,58 @@ TEST_F(H2ServerTest, GarbageAndTruncatedFramesNeverBringItDown) {
   RangeResponse resp;
   grpc::Status s = Range(stub.get(), "ok", &resp);
   EXPECT_TRUE(s.ok()) << s.error_message();
+}
+
+TEST_F(H2ServerTest, MalformedRequestsGetGrpcsErrorsOnTheirOwnStream) {
+  StartServer(1 << 20);
+  int fd = Connect(port_);
+  ASSERT_GE(fd, 0);
+  RawClient client;
+  RangeRequest ok;
+  ok.set_key("ok");
+  const int32_t not_protobuf = client.Submit("/etcdserverpb.KV/Range", Framed("\xff\xff\xff"));
+  const int32_t no_message = client.Submit("/etcdserverpb.KV/Range", "");
+  const int32_t cut_short = client.Submit("/etcdserverpb.KV/Range", Framed("abcdef").substr(0, 8));
+  std::string compressed = Framed(ok.SerializeAsString());
+  compressed[0] = 1;
+  const int32_t flagged = client.Submit("/etcdserverpb.KV/Range", compressed);
+  const int32_t two = client.Submit(
+      "/etcdserverpb.KV/Range", Framed(ok.SerializeAsString()) + Framed(ok.SerializeAsString()));
+  const int32_t bad_timeout = client.Submit(
+      "/etcdserverpb.KV/Range", Framed(ok.SerializeAsString()), {{"grpc-timeout", "soon"}});
+  const int32_t malformed_path = client.Submit("/Range", Framed(ok.SerializeAsString()));
+  const int32_t fine = client.Submit("/etcdserverpb.KV/Range", Framed(ok.SerializeAsString()));
+  SendAll(fd, client.Bytes());
+  client.ReadUntilClosed(fd, 8);
+  ::close(fd);
+  EXPECT_EQ(client.outcome(not_protobuf).status, "13");
+  EXPECT_EQ(client.outcome(no_message).status, "13");
+  EXPECT_EQ(client.outcome(cut_short).status, "13");
+  EXPECT_EQ(client.outcome(flagged).status, "13");
+  EXPECT_EQ(client.outcome(flagged).message,
+            "grpc: compressed flag set with identity or empty encoding");
+  EXPECT_EQ(client.outcome(two).status, "12");
+  EXPECT_EQ(client.outcome(bad_timeout).status, "13");
+  EXPECT_EQ(client.outcome(malformed_path).status, "12");
+  EXPECT_EQ(client.outcome(malformed_path).message, "malformed method name: \"/Range\"");
+  EXPECT_EQ(client.outcome(fine).status, "0");
+}
+
+TEST_F(H2ServerTest, TheServerEndsACallWhenItsDeadlinePasses) {
+  StartServer();
+  int fd = Connect(port_);
+  ASSERT_GE(fd, 0);
+  RawClient client;
+  RangeRequest hold;
+  hold.set_key("hold");
+  // A client that does not enforce its own deadline still gets its answer in time.
+  const int32_t id = client.Submit("/etcdserverpb.KV/Range", Framed(hold.SerializeAsString()),
+                                   {{"grpc-timeout", "100m"}});
+  SendAll(fd, client.Bytes());
+  client.ReadUntilClosed(fd, 1);
+  ::close(fd);
+  EXPECT_EQ(client.outcome(id).status, "4");
+  EXPECT_EQ(client.outcome(id).message, "Deadline Exceeded");
 }
 
 TEST_F(H2ServerTest, ShutdownLetsCallsInFlightFinishWithinTheGrace) {
