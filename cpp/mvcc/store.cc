@@ -332,14 +332,25 @@ class Store::Writer : public View {
   Status Open() {
     CAIRN_RETURN_IF_ERROR(View::Open());
     begin_rev_ = current_rev_;
+    opened_rev_ = current_rev_;
     return Status::Ok();
   }
 
+  // The next write of a batch: it gets the next revision, its events go to `events`.
+  void BeginRequest(std::vector<Event>* events) {
+    events_ = events;
+    begin_rev_ = current_rev_;
+    sub_ = 0;
+  }
+
+  // Whether the write in progress changed anything.
   bool changed() const { return sub_ > 0; }
   std::optional<int64_t> new_compact_rev() const { return new_compact_rev_; }
 
   Status SaveMeta(uint64_t applied_index) {
-    if (changed()) CAIRN_RETURN_IF_ERROR(WriteMetaInt(&meta_, kCurrentRevKey, current_rev_));
+    if (current_rev_ != opened_rev_) {
+      CAIRN_RETURN_IF_ERROR(WriteMetaInt(&meta_, kCurrentRevKey, current_rev_));
+    }
     if (new_compact_rev_.has_value()) {
       CAIRN_RETURN_IF_ERROR(WriteMetaInt(&meta_, kCompactRevKey, *new_compact_rev_));
     }
@@ -414,6 +425,7 @@ class Store::Writer : public View {
     if (rev <= compact_rev_) return etcd::Compacted();
     if (rev > current_rev_) return etcd::FutureRev();
     new_compact_rev_ = rev;
+    compact_rev_ = rev;  // later writes of the batch read as after it
     return Status::Ok();
   }
 
@@ -485,6 +497,7 @@ class Store::Writer : public View {
   }
 
   std::vector<Event>* events_;
+  int64_t opened_rev_ = kInitialRevision;
   int64_t begin_rev_ = kInitialRevision;
   int64_t sub_ = 0;
   std::optional<int64_t> new_compact_rev_;
@@ -520,40 +533,100 @@ Status Store::Reload() {
   return Load();
 }
 
+Result<std::unique_ptr<Store::Batch>> Store::BeginBatch() {
+  std::unique_ptr<Batch> batch(new Batch(this, std::unique_lock<std::mutex>(write_mu_)));
+  CAIRN_RETURN_IF_ERROR(batch->Open());
+  return batch;
+}
+
+Store::Batch::Batch(Store* store, std::unique_lock<std::mutex> lock)
+    : store_(store), lock_(std::move(lock)) {}
+
+Store::Batch::~Batch() = default;
+
+Status Store::Batch::Open() {
+  Session* session = store_->writer_session_.get();
+  CAIRN_ASSIGN_OR_RETURN(Transaction txn, Transaction::Begin(session));
+  txn_.emplace(std::move(txn));
+  writer_ = std::make_unique<Writer>(session, nullptr);
+  return writer_->Open();
+}
+
 template <typename Fn>
-auto Store::Write(uint64_t applied_index, std::vector<Event>* events, Fn fn)
-    -> decltype(fn(std::declval<Writer*>())) {
-  using R = decltype(fn(std::declval<Writer*>()));
-  std::lock_guard<std::mutex> lock(write_mu_);
-  size_t events_before = events != nullptr ? events->size() : 0;
-  R result = [&]() -> R {
-    CAIRN_ASSIGN_OR_RETURN(Transaction txn, Transaction::Begin(writer_session_.get()));
-    Writer writer(writer_session_.get(), events);
-    CAIRN_RETURN_IF_ERROR(writer.Open());
-    R r = fn(&writer);
-    if (!r.ok()) return r;
-    CAIRN_RETURN_IF_ERROR(writer.SaveMeta(applied_index));
-    CAIRN_RETURN_IF_ERROR(txn.Commit());
-    current_rev_ = writer.current_rev();
-    if (writer.new_compact_rev().has_value()) compact_rev_ = *writer.new_compact_rev();
-    applied_index_ = applied_index;
-    return r;
-  }();
+auto Store::Batch::Run(std::vector<Event>* events, Fn fn) -> decltype(fn(std::declval<Writer*>())) {
+  if (broken_ || writer_ == nullptr) {
+    return Status(Code::kFailedPrecondition, "mvcc: the write batch was broken or committed");
+  }
+  const size_t events_before = events != nullptr ? events->size() : 0;
+  writer_->BeginRequest(events);
+  auto result = fn(writer_.get());
   if (!result.ok()) {
     if (events != nullptr) events->resize(events_before);
-    if (IsRequestError(result.status())) {
-      // The entry is applied even though etcd refused it: replay must not redo it.
-      Status s = [&]() -> Status {
-        CAIRN_ASSIGN_OR_RETURN(Transaction txn, Transaction::Begin(writer_session_.get()));
-        CAIRN_ASSIGN_OR_RETURN(Cursor meta, writer_session_->OpenCursor(storage::kMetaTable));
-        CAIRN_RETURN_IF_ERROR(
-            WriteMetaInt(&meta, kAppliedIndexKey, static_cast<int64_t>(applied_index)));
-        return txn.Commit();
-      }();
-      if (!s.ok()) return s;
-      applied_index_ = applied_index;
+    // A refusal before any change leaves the batch as it was; anything else does not.
+    if (writer_->changed() || !IsRequestError(result.status())) broken_ = true;
+  }
+  return result;
+}
+
+Result<PutResponse> Store::Batch::Put(const PutRequest& req, std::vector<Event>* events) {
+  return Run(events, [&](Writer* w) -> Result<PutResponse> {
+    CAIRN_RETURN_IF_ERROR(CheckPut(req));
+    return w->Put(req);
+  });
+}
+
+Result<DeleteRangeResponse> Store::Batch::DeleteRange(const DeleteRangeRequest& req,
+                                                      std::vector<Event>* events) {
+  return Run(events, [&](Writer* w) { return w->DeleteRange(req); });
+}
+
+Result<TxnResponse> Store::Batch::Txn(const TxnRequest& req, std::vector<Event>* events) {
+  return Run(events, [&](Writer* w) -> Result<TxnResponse> {
+    CAIRN_RETURN_IF_ERROR(CheckTxn(req, kNoTxnOpsLimit));
+    return w->Txn(req);
+  });
+}
+
+Result<CompactResponse> Store::Batch::Compact(int64_t revision) {
+  return Run(nullptr, [&](Writer* w) -> Result<CompactResponse> {
+    CAIRN_RETURN_IF_ERROR(w->Compact(revision));
+    return CompactResponse{w->current_rev()};
+  });
+}
+
+Status Store::Batch::Commit(uint64_t applied_index) {
+  if (broken_ || writer_ == nullptr) {
+    return Status(Code::kFailedPrecondition, "mvcc: the write batch was broken or committed");
+  }
+  Status s = writer_->SaveMeta(applied_index);
+  if (s.ok()) s = txn_->Commit();
+  if (!s.ok()) {
+    broken_ = true;
+    return s;
+  }
+  store_->current_rev_ = writer_->current_rev();
+  if (writer_->new_compact_rev().has_value()) store_->compact_rev_ = *writer_->new_compact_rev();
+  store_->applied_index_ = applied_index;
+  writer_.reset();
+  txn_.reset();
+  lock_.unlock();
+  return Status::Ok();
+}
+
+template <typename Fn>
+auto Store::Write(uint64_t applied_index, Fn fn) -> decltype(fn(std::declval<Batch*>())) {
+  CAIRN_ASSIGN_OR_RETURN(std::unique_ptr<Batch> batch, BeginBatch());
+  auto result = fn(batch.get());
+  if (!result.ok()) {
+    if (!IsRequestError(result.status())) return result;
+    // The entry is applied even though etcd refused it: replay must not redo it. What the
+    // write changed before it was refused goes.
+    if (batch->broken()) {
+      batch.reset();
+      CAIRN_ASSIGN_OR_RETURN(batch, BeginBatch());
     }
   }
+  CAIRN_RETURN_IF_ERROR(batch->Commit(applied_index));
   return result;
 }
 
@@ -577,34 +650,25 @@ Result<TxnResponse> Store::ReadTxn(const TxnRequest& req) const {
 
 Result<PutResponse> Store::Put(const PutRequest& req, uint64_t applied_index,
                                std::vector<Event>* events) {
-  return Write(applied_index, events, [&](Writer* w) -> Result<PutResponse> {
-    CAIRN_RETURN_IF_ERROR(CheckPut(req));
-    return w->Put(req);
-  });
+  return Write(applied_index, [&](Batch* b) { return b->Put(req, events); });
 }
 
 Result<DeleteRangeResponse> Store::DeleteRange(const DeleteRangeRequest& req,
                                                uint64_t applied_index, std::vector<Event>* events) {
-  return Write(applied_index, events, [&](Writer* w) { return w->DeleteRange(req); });
+  return Write(applied_index, [&](Batch* b) { return b->DeleteRange(req, events); });
 }
 
 Result<TxnResponse> Store::Txn(const TxnRequest& req, uint64_t applied_index,
                                std::vector<Event>* events) {
-  return Write(applied_index, events, [&](Writer* w) -> Result<TxnResponse> {
-    CAIRN_RETURN_IF_ERROR(CheckTxn(req, kNoTxnOpsLimit));
-    return w->Txn(req);
-  });
+  return Write(applied_index, [&](Batch* b) { return b->Txn(req, events); });
 }
 
 Result<CompactResponse> Store::Compact(int64_t revision, uint64_t applied_index) {
-  return Write(applied_index, nullptr, [&](Writer* w) -> Result<CompactResponse> {
-    CAIRN_RETURN_IF_ERROR(w->Compact(revision));
-    return CompactResponse{w->current_rev()};
-  });
+  return Write(applied_index, [&](Batch* b) { return b->Compact(revision); });
 }
 
 Status Store::SetAppliedIndex(uint64_t applied_index) {
-  return Write(applied_index, nullptr, [](Writer*) -> Result<bool> { return true; }).status();
+  return Write(applied_index, [](Batch*) -> Result<bool> { return true; }).status();
 }
 
 Result<uint64_t> Store::Checkpoint() {

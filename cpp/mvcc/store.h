@@ -38,10 +38,51 @@ class Store {
   // of the state, as a reader: etcd serves these without going through raft.
   Result<TxnResponse> ReadTxn(const TxnRequest& req) const;
 
-  // Each write runs in one WiredTiger transaction that also stores `applied_index` (the
-  // raft entry being applied), appends the events it produced to `events` (may be null)
-  // and bumps the revision only when it changed something. A refused write still stores
-  // the applied index, so that replay after a crash does not apply the entry again.
+  class Writer;
+
+  // Several writes in one WiredTiger transaction, for the apply thread: a run of committed
+  // entries pays for one transaction, one set of cursors and one meta update instead of
+  // one each. Each write gets its own revision and events as if alone; readers see none of
+  // them, and current_revision() and applied_index() do not move, until Commit. A write
+  // etcd refuses before changing anything leaves the batch going. One that fails after
+  // changing something (a bug, or the storage failing) breaks the batch: Commit refuses
+  // it and the caller must roll back by destroying it. Holds the store's write lock from
+  // BeginBatch until committed or destroyed (which rolls back).
+  class Batch {
+   public:
+    ~Batch();
+    Batch(const Batch&) = delete;
+    Batch& operator=(const Batch&) = delete;
+
+    Result<PutResponse> Put(const PutRequest& req, std::vector<Event>* events);
+    Result<DeleteRangeResponse> DeleteRange(const DeleteRangeRequest& req,
+                                            std::vector<Event>* events);
+    Result<TxnResponse> Txn(const TxnRequest& req, std::vector<Event>* events);
+    Result<CompactResponse> Compact(int64_t revision);
+    bool broken() const { return broken_; }
+    // Stores `applied_index` (the last entry the batch applied) and the new revision, and
+    // commits.
+    Status Commit(uint64_t applied_index);
+
+   private:
+    friend class Store;
+    Batch(Store* store, std::unique_lock<std::mutex> lock);
+    Status Open();
+    template <typename Fn>
+    auto Run(std::vector<Event>* events, Fn fn) -> decltype(fn(std::declval<Writer*>()));
+
+    Store* store_;
+    std::unique_lock<std::mutex> lock_;
+    std::optional<storage::Transaction> txn_;
+    std::unique_ptr<Writer> writer_;
+    bool broken_ = false;
+  };
+  Result<std::unique_ptr<Batch>> BeginBatch();
+
+  // A batch of one write that also stores `applied_index` (the raft entry being applied),
+  // appends the events it produced to `events` (may be null) and bumps the revision only
+  // when it changed something. A refused write still stores the applied index, so that
+  // replay after a crash does not apply the entry again.
   Result<PutResponse> Put(const PutRequest& req, uint64_t applied_index,
                           std::vector<Event>* events);
   Result<DeleteRangeResponse> DeleteRange(const DeleteRangeRequest& req, uint64_t applied_index,
@@ -85,19 +126,17 @@ class Store {
 
  private:
   class View;
-  class Writer;
 
   explicit Store(storage::Db* db) : db_(db) {}
   Status Load();
-  // Runs `fn` on the writer session in one transaction that also stores the applied index
-  // and the new revision; rolls back and stores only the applied index when fn fails.
+  // Runs `fn` in a batch of its own that also stores the applied index; when fn fails as
+  // etcd refuses a request, stores only the applied index.
   template <typename Fn>
-  auto Write(uint64_t applied_index, std::vector<Event>* events, Fn fn)
-      -> decltype(fn(std::declval<Writer*>()));
+  auto Write(uint64_t applied_index, Fn fn) -> decltype(fn(std::declval<Batch*>()));
 
   storage::Db* db_;
   std::mutex write_mu_;
-  std::unique_ptr<storage::Session> writer_session_;  // guarded by write_mu_
+  std::unique_ptr<storage::Session> writer_session_;  // guarded by write_mu_ (a Batch holds it)
   // A compaction run to one target, fixed when the run starts (a later Compact starts
   // another run after it). Two passes, each walking one table in its own order, so that a
   // batch's deletes land on a few adjacent pages: deletes scattered over a table dirty

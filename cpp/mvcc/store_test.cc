@@ -669,6 +669,105 @@ TEST_F(StoreTest, StateAndAppliedIndexSurviveReopen) {
   EXPECT_EQ(Keys(Get("a", "\0"s, 3)), (std::vector<std::string>{"a", "b"}));
 }
 
+TEST_F(StoreTest, ABatchGivesEachWriteItsRevisionAndShowsThemOnlyWhenCommitted) {
+  Put("a", "1");  // revision 2
+  auto batch = store_->BeginBatch();
+  ASSERT_TRUE(batch.ok()) << batch.status().ToString();
+  PutRequest put;
+  put.key = "b";
+  put.value = "2";
+  auto p = (*batch)->Put(put, &events_);
+  ASSERT_TRUE(p.ok()) << p.status().ToString();
+  EXPECT_EQ(p->revision, 3);
+  // Refused before it changed anything: the batch goes on.
+  PutRequest missing;
+  missing.key = "missing";
+  missing.ignore_value = true;
+  EXPECT_EQ((*batch)->Put(missing, &events_).status(), etcd::KeyNotFound());
+  EXPECT_FALSE((*batch)->broken());
+  DeleteRangeRequest del;
+  del.key = "a";
+  auto d = (*batch)->DeleteRange(del, &events_);
+  ASSERT_TRUE(d.ok()) << d.status().ToString();
+  EXPECT_EQ(d->revision, 4);
+  TxnRequest txn;
+  txn.compare.push_back(Cmp("b", CompareTarget::kMod, CompareResult::kEqual, 3));
+  RangeRequest read;
+  read.key = "b";
+  PutRequest again;
+  again.key = "b";
+  again.value = "3";
+  txn.success = {RequestOp{read}, RequestOp{again}};
+  auto t = (*batch)->Txn(txn, &events_);
+  ASSERT_TRUE(t.ok()) << t.status().ToString();
+  EXPECT_TRUE(t->succeeded);  // it sees the batch's own earlier writes
+  EXPECT_EQ(t->revision, 5);
+  ASSERT_EQ(events_.size(), 4u);
+  EXPECT_EQ(events_[1].kv.mod_revision, 3);
+  EXPECT_EQ(events_[2].kv.mod_revision, 4);
+  EXPECT_EQ(events_[3].kv.mod_revision, 5);
+
+  // Readers and the store's counters see none of it yet.
+  EXPECT_EQ(store_->current_revision(), 2);
+  EXPECT_EQ(store_->applied_index(), 1u);
+  EXPECT_EQ(Keys(Get("a", "\0"s)), (std::vector<std::string>{"a"}));
+
+  ASSERT_TRUE((*batch)->Commit(7).ok());
+  EXPECT_EQ(store_->current_revision(), 5);
+  EXPECT_EQ(store_->applied_index(), 7u);
+  RangeResponse now = Get("a", "\0"s);
+  EXPECT_EQ(now.revision, 5);
+  ASSERT_EQ(now.kvs.size(), 1u);
+  EXPECT_EQ(now.kvs[0].key, "b");
+  EXPECT_EQ(now.kvs[0].value, "3");
+  EXPECT_EQ(now.kvs[0].create_revision, 3);
+  EXPECT_EQ(Keys(Get("a", "\0"s, 3)), (std::vector<std::string>{"a", "b"}));
+  // A committed batch takes no more writes.
+  EXPECT_FALSE((*batch)->Put(put, &events_).ok());
+
+  // Everything survives a reopen, the revision and applied index too.
+  batch->reset();
+  Reopen();
+  EXPECT_EQ(store_->current_revision(), 5);
+  EXPECT_EQ(store_->applied_index(), 7u);
+}
+
+TEST_F(StoreTest, ABatchDroppedWithoutCommitLeavesNoTrace) {
+  Put("a", "1");
+  {
+    auto batch = store_->BeginBatch();
+    ASSERT_TRUE(batch.ok());
+    PutRequest put;
+    put.key = "b";
+    put.value = "2";
+    ASSERT_TRUE((*batch)->Put(put, &events_).ok());
+    ASSERT_TRUE((*batch)->Compact(2).ok());
+  }
+  EXPECT_EQ(store_->current_revision(), 2);
+  EXPECT_EQ(store_->compact_revision(), -1);
+  EXPECT_EQ(store_->applied_index(), 1u);
+  EXPECT_EQ(Keys(Get("a", "\0"s)), (std::vector<std::string>{"a"}));
+  // The write lock went with it: the next write goes through.
+  EXPECT_EQ(Put("c", "3").revision, 3);
+}
+
+TEST_F(StoreTest, ACompactionInABatchRefusesTheBatchsLaterReadsBelowIt) {
+  Put("a", "1");
+  Put("a", "2");  // revision 3
+  auto batch = store_->BeginBatch();
+  ASSERT_TRUE(batch.ok());
+  ASSERT_TRUE((*batch)->Compact(3).ok());
+  TxnRequest txn;
+  RangeRequest old;
+  old.key = "a";
+  old.revision = 2;
+  txn.success = {RequestOp{old}};
+  EXPECT_EQ((*batch)->Txn(txn, &events_).status(), etcd::Compacted());
+  EXPECT_EQ((*batch)->Compact(3).status(), etcd::Compacted());
+  ASSERT_TRUE((*batch)->Commit(10).ok());
+  EXPECT_EQ(store_->compact_revision(), 3);
+}
+
 TEST_F(StoreTest, KeysWithZeroBytesAndPrefixesKeepTheirOwnHistories) {
   Put("a", "1");
   Put("a\0"s, "2");

@@ -1714,7 +1714,10 @@ void Member::ApplyLoop() {
     {
       std::lock_guard gate(apply_gate_);
       if (install) InstallSnapshotState(*install);
+      // A run of puts, deletes and txns applies in one store transaction (Writes), committed
+      // before anything else applies, before their replies go and when the batch ends.
       for (const raft::Entry& e : entries) ApplyEntry(e);
+      FlushWrites();
     }
     // Sending a reply costs about as much as applying its write: another thread sends them,
     // so that applying the next batch overlaps with it.
@@ -1817,6 +1820,40 @@ void Member::ApplyPublish(const cairn::internal::MemberRecord& record) {
   if (record.id() == id_) published_ = true;
 }
 
+mvcc::Store::Batch* Member::Writes() {
+  if (writes_ == nullptr) {
+    auto batch = store_->BeginBatch();
+    if (!batch.ok()) {
+      // Nothing can apply without the store: the member cannot go on.
+      log::Error("cannot write to the store; stopping", {{"error", batch.status().ToString()}});
+      std::abort();
+    }
+    writes_ = std::move(*batch);
+  }
+  return writes_.get();
+}
+
+void Member::FlushWrites() {
+  if (writes_ == nullptr) return;
+  Status s = writes_->Commit(writes_index_);
+  if (!s.ok()) {
+    // A write failed after changing the store, or the commit failed: the entries of this
+    // batch are neither applied nor refused, and replies promise one or the other.
+    log::Error("cannot commit applied writes; stopping", {{"error", s.ToString()}});
+    std::abort();
+  }
+  writes_.reset();
+  writes_count_ = 0;
+  for (std::vector<mvcc::Event>& events : writes_events_) {
+    UpdateLeaseAttachments(events);
+    // Every event of one write carries that write's revision.
+    hub_->Notify(events.front().kv.mod_revision, events);
+  }
+  writes_events_.clear();
+  // Published before the waiters hear of their writes (their replies go after this).
+  applied_ = writes_index_;
+}
+
 void Member::StoreAppliedIndex(uint64_t index) {
   Status s = store_->SetAppliedIndex(index);
   if (!s.ok()) log::Error("cannot store applied index", {{"error", s.ToString()}});
@@ -1872,10 +1909,16 @@ Status Member::ApplyLeaseRevoke(int64_t id, uint64_t index, std::vector<mvcc::Ev
 void Member::ApplyEntry(const raft::Entry& entry) {
   if (entry.index <= store_->applied_index()) return;  // applied before a restart
   applied_term_ = entry.term;
-  if (entry.type == raft::EntryType::kConfChange) return ApplyConfChangeEntry(entry);
   cairn::internal::Request req;
-  if (entry.type != raft::EntryType::kNormal || entry.data.empty() ||
-      !ParseRequest(entry.data, &req)) {
+  const bool parsed = entry.type == raft::EntryType::kNormal && !entry.data.empty() &&
+                      ParseRequest(entry.data, &req);
+  const bool batched = parsed && !(nospace_ && QuotaCost(req) > 0) &&
+                       (req.has_put() || req.has_delete_range() || req.has_txn());
+  if (batched) return ApplyWrite(entry.index, req);
+  // Everything else applies alone, after the writes before it.
+  FlushWrites();
+  if (entry.type == raft::EntryType::kConfChange) return ApplyConfChangeEntry(entry);
+  if (!parsed) {
     if (entry.type == raft::EntryType::kNormal && !entry.data.empty()) {
       log::Error("skipping an entry that does not parse", {{"index", entry.index}});
       if (uint64_t id = RecoverRequestId(entry.data); id != 0) {
@@ -1906,41 +1949,6 @@ void Member::ApplyEntry(const raft::Entry& entry) {
     StoreAppliedIndex(entry.index);
   } else {
     switch (req.request_case()) {
-      case cairn::internal::Request::kPut: {
-        const auto& put = req.put();
-        if (put.lease() != 0 && !put.ignore_lease() && !lessor_->Exists(put.lease())) {
-          status = etcd::LeaseNotFound();
-          StoreAppliedIndex(entry.index);
-          break;
-        }
-        auto r = store_->Put(FromProto(put), entry.index, &events);
-        if (r.ok())
-          result = std::move(*r);
-        else
-          status = r.status();
-        break;
-      }
-      case cairn::internal::Request::kDeleteRange: {
-        auto r = store_->DeleteRange(FromProto(req.delete_range()), entry.index, &events);
-        if (r.ok())
-          result = std::move(*r);
-        else
-          status = r.status();
-        break;
-      }
-      case cairn::internal::Request::kTxn: {
-        if (!LeasesExist(req.txn())) {
-          status = etcd::LeaseNotFound();
-          StoreAppliedIndex(entry.index);
-          break;
-        }
-        auto r = store_->Txn(FromProto(req.txn()), entry.index, &events);
-        if (r.ok())
-          result = std::move(*r);
-        else
-          status = r.status();
-        break;
-      }
       case cairn::internal::Request::kCompaction: {
         auto r = store_->Compact(req.compaction().revision(), entry.index);
         if (r.ok()) {
@@ -1994,15 +2002,7 @@ void Member::ApplyEntry(const raft::Entry& entry) {
   // Published before the waiter hears of it, so what a client sees after its write
   // acknowledges at least this index.
   applied_ = entry.index;
-  Completion done;
-  {
-    std::lock_guard lock(wait_mu_);
-    auto it = waiters_.find(req.id());
-    if (it != waiters_.end()) {
-      done = std::move(it->second);
-      waiters_.erase(it);
-    }
-  }
+  Completion done = TakeWaiter(req.id());
   if (compaction_applied) {
     {
       std::lock_guard lock(compact_mu_);
@@ -2017,11 +2017,67 @@ void Member::ApplyEntry(const raft::Entry& entry) {
     }
     compact_cv_.notify_one();
   }
-  if (done) {
-    replies_.push_back([done = std::move(done), status, result = std::move(result)]() mutable {
-      done(status, std::move(result));
-    });
+  QueueReply(std::move(done), status, std::move(result));
+}
+
+void Member::ApplyWrite(uint64_t index, const cairn::internal::Request& req) {
+  mvcc::Store::Batch* writes = Writes();
+  Status status;
+  ApplyResult result;
+  std::vector<mvcc::Event> events;
+  auto take = [&](auto r) {
+    if (r.ok()) {
+      result = std::move(*r);
+    } else {
+      status = r.status();
+    }
+  };
+  switch (req.request_case()) {
+    case cairn::internal::Request::kPut: {
+      const auto& put = req.put();
+      if (put.lease() != 0 && !put.ignore_lease() && !lessor_->Exists(put.lease())) {
+        status = etcd::LeaseNotFound();
+      } else {
+        take(writes->Put(FromProto(put), &events));
+      }
+      break;
+    }
+    case cairn::internal::Request::kDeleteRange:
+      take(writes->DeleteRange(FromProto(req.delete_range()), &events));
+      break;
+    case cairn::internal::Request::kTxn:
+      if (!LeasesExist(req.txn())) {
+        status = etcd::LeaseNotFound();
+      } else {
+        take(writes->Txn(FromProto(req.txn()), &events));
+      }
+      break;
+    default: status = Internal("not a write"); break;
   }
+  // A refused write is applied all the same: the batch's commit stores its index.
+  writes_index_ = index;
+  if (writes->broken()) FlushWrites();  // which stops the member
+  if (!events.empty()) writes_events_.push_back(std::move(events));
+  QueueReply(TakeWaiter(req.id()), status, std::move(result));
+  // A member catching up applies thousands of entries at once: a transaction that large
+  // would hold on to WiredTiger's cache.
+  if (++writes_count_ >= kMaxBatchedWrites) FlushWrites();
+}
+
+Member::Completion Member::TakeWaiter(uint64_t id) {
+  std::lock_guard lock(wait_mu_);
+  auto it = waiters_.find(id);
+  if (it == waiters_.end()) return nullptr;
+  Completion done = std::move(it->second);
+  waiters_.erase(it);
+  return done;
+}
+
+void Member::QueueReply(Completion done, Status status, ApplyResult result) {
+  if (!done) return;
+  replies_.push_back([done = std::move(done), status, result = std::move(result)]() mutable {
+    done(status, std::move(result));
+  });
 }
 
 // ---------------------------------------------------------------------------------------

@@ -299,6 +299,16 @@ class Member final : public TransportEvents, public PeerHandler {
   void ApplyPublish(const cairn::internal::MemberRecord& record);
   Status ApplyLeaseRevoke(int64_t id, uint64_t index, std::vector<mvcc::Event>* events);
   void StoreAppliedIndex(uint64_t index);
+  // The batch that puts, deletes and txns apply in, opened by the first of a run (see
+  // ApplyLoop); FlushWrites commits it, then tells watchers and readers.
+  mvcc::Store::Batch* Writes();
+  void FlushWrites();
+  // A put, delete or txn, applied in the current batch.
+  void ApplyWrite(uint64_t index, const cairn::internal::Request& req);
+  // The completion waiting for request `id` (null when its caller is not on this member).
+  Completion TakeWaiter(uint64_t id);
+  // Queues `done` to run once the batch's writes are committed.
+  void QueueReply(Completion done, Status status, ApplyResult result);
   void OnReadIndex(uint64_t index, ReadBatch batch);
   void ReleaseReads();
 
@@ -398,6 +408,13 @@ class Member final : public TransportEvents, public PeerHandler {
   WorkQueue checkpointer_{"cairn-checkpt", 1};  // checkpoints, off the apply thread
   std::atomic<bool> checkpoint_running_{false};
   std::vector<std::function<void()>> replies_;  // apply thread only: this batch's completions
+  // Apply thread only: the writes applied but not committed yet, the last entry among
+  // them, and their events (one list per entry that changed something).
+  static constexpr int kMaxBatchedWrites = 256;
+  std::unique_ptr<mvcc::Store::Batch> writes_;
+  uint64_t writes_index_ = 0;
+  int writes_count_ = 0;
+  std::vector<std::vector<mvcc::Event>> writes_events_;
 
   // Compactor: removes what applied compactions made unreachable.
   std::mutex compact_mu_;
