@@ -8,8 +8,11 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <filesystem>
 #include <future>
+#include <map>
+#include <mutex>
 #include <thread>
 
 #include "rpc/peer_transport.h"
@@ -43,6 +46,107 @@ Status Call(Member* m, void (Member::*fn)(const Req&, Resp*, server::Done), cons
   return p.get_future().get();
 }
 
+// The peer transport, with a count of what the member sends (appends that carry entries
+// and forwarded proposals, per peer) and a gate that holds the raft thread in Send.
+class CountingTransport final : public server::Transport {
+ public:
+  struct Counts {
+    int messages = 0;  // appends with entries, or proposals
+    int entries = 0;
+  };
+
+  // The next Send waits (and every one after it) until Release.
+  void Hold() {
+    std::lock_guard lock(mu_);
+    hold_ = true;
+  }
+  // Until a Send waits at the gate (false after 5 s).
+  bool WaitHeld() {
+    std::unique_lock lock(mu_);
+    return cv_.wait_for(lock, 5s, [&] { return held_; });
+  }
+  void Release() {
+    std::lock_guard lock(mu_);
+    hold_ = false;
+    cv_.notify_all();
+  }
+  void ResetCounts() {
+    std::lock_guard lock(mu_);
+    appends_.clear();
+    proposals_.clear();
+  }
+  Counts Appends(uint64_t to) {
+    std::lock_guard lock(mu_);
+    return appends_[to];
+  }
+  Counts Proposals(uint64_t to) {
+    std::lock_guard lock(mu_);
+    return proposals_[to];
+  }
+
+  Status Start(uint64_t cluster_id, uint64_t member_id, server::TransportEvents* events) override {
+    return inner_.Start(cluster_id, member_id, events);
+  }
+  void Stop() override {
+    Release();
+    inner_.Stop();
+  }
+  void SetPeer(uint64_t id, const std::vector<std::string>& peer_urls) override {
+    inner_.SetPeer(id, peer_urls);
+  }
+  void RemovePeer(uint64_t id) override { inner_.RemovePeer(id); }
+  void Send(std::vector<raft::Message> messages) override {
+    {
+      std::unique_lock lock(mu_);
+      for (const raft::Message& m : messages) {
+        Counts* c = nullptr;
+        if (m.type == raft::MessageType::kAppend && !m.entries.empty()) c = &appends_[m.to];
+        if (m.type == raft::MessageType::kPropose) c = &proposals_[m.to];
+        if (c == nullptr) continue;
+        c->messages++;
+        c->entries += static_cast<int>(m.entries.size());
+      }
+      held_ = hold_;
+      cv_.notify_all();
+      cv_.wait(lock, [&] { return !hold_; });
+      held_ = false;
+    }
+    inner_.Send(std::move(messages));
+  }
+  void SendSnapshot(raft::Message message, std::unique_ptr<server::SnapshotSource> body) override {
+    inner_.SendSnapshot(std::move(message), std::move(body));
+  }
+  void LeaseTimeToLive(uint64_t to, const etcdserverpb::LeaseTimeToLiveRequest& req,
+                       etcdserverpb::LeaseTimeToLiveResponse* resp, Done done) override {
+    inner_.LeaseTimeToLive(to, req, resp, std::move(done));
+  }
+  void LeaseLeases(uint64_t to, etcdserverpb::LeaseLeasesResponse* resp, Done done) override {
+    inner_.LeaseLeases(to, resp, std::move(done));
+  }
+  void LeaseKeepAlive(uint64_t to, const etcdserverpb::LeaseKeepAliveRequest& req,
+                      etcdserverpb::LeaseKeepAliveResponse* resp, Done done) override {
+    inner_.LeaseKeepAlive(to, req, resp, std::move(done));
+  }
+  void LearnerReady(uint64_t to, uint64_t id, Done done) override {
+    inner_.LearnerReady(to, id, std::move(done));
+  }
+  Result<server::RemoteCluster> FetchCluster(const std::vector<std::string>& peer_urls) override {
+    return inner_.FetchCluster(peer_urls);
+  }
+  std::optional<std::chrono::steady_clock::time_point> ActiveSince(uint64_t id) const override {
+    return inner_.ActiveSince(id);
+  }
+
+ private:
+  PeerTransport inner_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool hold_ = false;                     // guarded by mu_
+  bool held_ = false;                     // guarded by mu_; a Send waits at the gate
+  std::map<uint64_t, Counts> appends_;    // guarded by mu_
+  std::map<uint64_t, Counts> proposals_;  // guarded by mu_
+};
+
 class ClusterTest : public ::testing::Test {
  protected:
   static constexpr int kMembers = 3;
@@ -57,6 +161,7 @@ class ClusterTest : public ::testing::Test {
     initial_cluster_ = initial;
     members_.resize(kMembers);
     servers_.resize(kMembers);
+    transports_.resize(kMembers);
     for (int i = 0; i < kMembers; ++i) ASSERT_TRUE(StartMember(i).ok());
   }
   void TearDown() override {
@@ -80,7 +185,9 @@ class ClusterTest : public ::testing::Test {
   }
 
   Status StartMember(int i) {
-    auto m = Member::Start(ConfigOf(i), std::make_unique<PeerTransport>());
+    auto transport = std::make_unique<CountingTransport>();
+    transports_[i] = transport.get();
+    auto m = Member::Start(ConfigOf(i), std::move(transport));
     if (!m.ok()) return m.status();
     members_[i] = std::move(*m);
     auto s = PeerServer::Start(members_[i].get(), ConfigOf(i).listen_peer_urls);
@@ -153,6 +260,7 @@ class ClusterTest : public ::testing::Test {
   std::string initial_cluster_;
   std::vector<std::unique_ptr<Member>> members_;
   std::vector<std::unique_ptr<PeerServer>> servers_;
+  std::vector<CountingTransport*> transports_;  // each owned by its member
 };
 
 TEST_F(ClusterTest, WritesThroughEveryMemberAreReadFromEveryMember) {
@@ -171,6 +279,45 @@ TEST_F(ClusterTest, WritesThroughEveryMemberAreReadFromEveryMember) {
       ASSERT_EQ(got->kvs_size(), 1);
       EXPECT_EQ(got->kvs(0).value(), "from" + std::to_string(writer));
       EXPECT_EQ(got->header().member_id(), members_[reader]->id());
+    }
+  }
+}
+
+// Requests that reach a member while its raft thread is busy go to raft together: the leader
+// sends each follower one append with all of them, and a follower forwards them to the
+// leader in one proposal (one each cost an append, its response and a commit update).
+TEST_F(ClusterTest, RequestsThatArriveTogetherTravelInOneAppendAndOneForward) {
+  const int leader = WaitForLeader();
+  ASSERT_GE(leader, 0);
+  const int follower = (leader + 1) % kMembers;
+  ASSERT_TRUE(Put(follower, "warm", "up").ok());
+  constexpr int kPuts = 50;
+  for (int at : {leader, follower}) {
+    CountingTransport* t = transports_[at];
+    t->Hold();
+    ASSERT_TRUE(t->WaitHeld());  // a heartbeat or its response: the raft thread waits
+    t->ResetCounts();
+    std::vector<std::promise<Status>> done(kPuts);
+    std::vector<etcdserverpb::PutResponse> resp(kPuts);
+    etcdserverpb::PutRequest req;
+    req.set_value("v");
+    for (int i = 0; i < kPuts; ++i) {
+      req.set_key("k" + std::to_string(at) + "-" + std::to_string(i));
+      members_[at]->Put(req, &resp[i], [&done, i](Status s) { done[i].set_value(s); });
+    }
+    t->Release();
+    for (auto& d : done) ASSERT_TRUE(d.get_future().get().ok());
+    if (at == leader) {
+      for (int i = 0; i < kMembers; ++i) {
+        if (i == leader) continue;
+        auto c = t->Appends(members_[i]->id());
+        EXPECT_GE(c.entries, kPuts) << "to member " << i;
+        EXPECT_LE(c.messages, 2) << "to member " << i;
+      }
+    } else {
+      auto c = t->Proposals(members_[leader]->id());
+      EXPECT_EQ(c.entries, kPuts);
+      EXPECT_EQ(c.messages, 1);
     }
   }
 }

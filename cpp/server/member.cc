@@ -1136,11 +1136,25 @@ void Member::RaftLoop() {
       it = waiting_for_leader_.erase(it);
     }
     while (!waiting_for_leader_.empty() && leader_.load() != 0) {
-      Proposal p = std::move(waiting_for_leader_.front());
-      waiting_for_leader_.pop_front();
-      Status s = p.conf_change ? node_->ProposeConfChange(*p.conf_change)
-                               : node_->Propose(std::move(p.data));
-      if (!s.ok()) Fail(p.id, etcd::LeaderChanged());
+      if (waiting_for_leader_.front().conf_change) {
+        Proposal p = std::move(waiting_for_leader_.front());
+        waiting_for_leader_.pop_front();
+        if (!node_->ProposeConfChange(*p.conf_change).ok()) Fail(p.id, etcd::LeaderChanged());
+        continue;
+      }
+      // The requests that came in together go to raft as one proposal: one append per
+      // follower carries them all (and a follower forwards them in one message), where one
+      // proposal each cost an append, its response and a commit update per follower.
+      std::vector<std::string> batch;
+      std::vector<uint64_t> ids;
+      while (!waiting_for_leader_.empty() && !waiting_for_leader_.front().conf_change) {
+        batch.push_back(std::move(waiting_for_leader_.front().data));
+        ids.push_back(waiting_for_leader_.front().id);
+        waiting_for_leader_.pop_front();
+      }
+      if (!node_->ProposeBatch(std::move(batch)).ok()) {
+        for (uint64_t id : ids) Fail(id, etcd::LeaderChanged());
+      }
     }
 
     if (!reads.empty()) {
