@@ -470,7 +470,6 @@ void Member::Stop() {
   }
   apply_cv_.notify_all();
   if (apply_thread_.joinable()) apply_thread_.join();
-  replier_.Stop();
   checkpointer_.Stop();
   {
     std::lock_guard lock(compact_mu_);
@@ -1733,14 +1732,9 @@ void Member::ApplyLoop() {
       for (const raft::Entry& e : entries) ApplyEntry(e);
       FlushWrites();
     }
-    // Sending a reply costs about as much as applying its write: another thread sends them,
-    // so that applying the next batch overlaps with it.
-    if (!replies_.empty()) {
-      replier_.Push([replies = std::move(replies_)] {
-        for (const auto& reply : replies) reply();
-      });
-      replies_.clear();
-    }
+    // The replies, on this thread: a completion only hands its answer to the front end.
+    for (const auto& reply : replies_) reply();
+    replies_.clear();
     ReleaseReads();
     if ((Clock::now() - last_checkpoint_ >= kCheckpointInterval ||
          applied_.load() - durable_applied_.load() >= config_.snapshot_count) &&

@@ -403,8 +403,7 @@ class Member final : public TransportEvents, public PeerHandler {
   std::deque<raft::Snapshot> installs_;  // guarded by apply_mu_; one per empty batch queued
   std::multimap<uint64_t, ReadBatch> reads_waiting_;  // guarded by apply_mu_; by index
 
-  WorkQueue readers_{"cairn-read", 2};   // linearizable reads, once their read index is applied
-  WorkQueue replier_{"cairn-reply", 1};  // completions of applied writes, in apply order
+  WorkQueue readers_{"cairn-read", 2};  // linearizable reads, once their read index is applied
   WorkQueue checkpointer_{"cairn-checkpt", 1};  // checkpoints, off the apply thread
   std::atomic<bool> checkpoint_running_{false};
   std::vector<std::function<void()>> replies_;  // apply thread only: this batch's completions
