@@ -88,6 +88,16 @@ Result<std::vector<raft::Entry>> LogStore::Entries(uint64_t lo, uint64_t hi,
   if (hi > last_index_ + 1) return raft::ErrUnavailable();
   std::vector<raft::Entry> out;
   if (lo >= hi) return out;
+  if (Cached(lo) != nullptr) {
+    uint64_t bytes = 0;
+    for (uint64_t i = lo; i < hi; ++i) {
+      const raft::Entry& e = *Cached(i);
+      bytes += e.ByteSize();
+      if (!out.empty() && bytes > max_bytes) break;
+      out.push_back(e);
+    }
+    return out;
+  }
   CAIRN_ASSIGN_OR_RETURN(Cursor log, session_->OpenCursor(kRaftLogTable));
   CAIRN_ASSIGN_OR_RETURN(bool ok, log.Find(BigEndian64(lo)));
   uint64_t bytes = 0;
@@ -109,6 +119,7 @@ Result<uint64_t> LogStore::Term(uint64_t i) const {
   if (i < dummy_index_) return raft::ErrCompacted();
   if (i > last_index_) return raft::ErrUnavailable();
   if (i == dummy_index_) return dummy_term_;
+  if (const raft::Entry* e = Cached(i)) return e->term;
   CAIRN_ASSIGN_OR_RETURN(Cursor log, session_->OpenCursor(kRaftLogTable));
   CAIRN_ASSIGN_OR_RETURN(bool found, log.Find(BigEndian64(i)));
   if (!found || log.value().size() < 9) {
@@ -165,7 +176,35 @@ Status LogStore::Save(const std::optional<raft::HardState>& hard_state,
   }
   CAIRN_RETURN_IF_ERROR(txn.Commit(sync ? "sync=on" : "sync=off"));
   last_index_ = new_last;
+  Remember(entries, skip);
   return Status::Ok();
+}
+
+void LogStore::Remember(const std::vector<raft::Entry>& entries, size_t from) {
+  if (from >= entries.size()) return;
+  // What the append replaced (or cut off after it) goes first.
+  const uint64_t first = entries[from].index;
+  while (!tail_.empty() && tail_.back().index >= first) {
+    tail_bytes_ -= tail_.back().ByteSize();
+    tail_.pop_back();
+  }
+  if (!tail_.empty() && tail_.back().index + 1 != first) {
+    tail_.clear();
+    tail_bytes_ = 0;
+  }
+  for (size_t i = from; i < entries.size(); ++i) {
+    tail_.push_back(entries[i]);
+    tail_bytes_ += entries[i].ByteSize();
+  }
+  while (tail_bytes_ > kTailBytes && tail_.size() > 1) {
+    tail_bytes_ -= tail_.front().ByteSize();
+    tail_.pop_front();
+  }
+}
+
+const raft::Entry* LogStore::Cached(uint64_t index) const {
+  if (tail_.empty() || index < tail_.front().index || index > tail_.back().index) return nullptr;
+  return &tail_[index - tail_.front().index];
 }
 
 Status LogStore::SetConfState(const raft::ConfState& conf_state) {
@@ -193,6 +232,8 @@ Status LogStore::ApplySnapshot(const raft::Snapshot& snapshot) {
   dummy_index_ = snapshot.metadata.index;
   dummy_term_ = snapshot.metadata.term;
   last_index_ = dummy_index_;
+  tail_.clear();
+  tail_bytes_ = 0;
   return Status::Ok();
 }
 
@@ -232,6 +273,10 @@ Status LogStore::Compact(uint64_t compact_index) {
   CAIRN_RETURN_IF_ERROR(txn.Commit());
   dummy_index_ = compact_index;
   dummy_term_ = term;
+  while (!tail_.empty() && tail_.front().index <= compact_index) {
+    tail_bytes_ -= tail_.front().ByteSize();
+    tail_.pop_front();
+  }
   return Status::Ok();
 }
 

@@ -9,6 +9,7 @@
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <memory>
 #include <optional>
 #include <vector>
@@ -59,11 +60,20 @@ class LogStore final : public raft::Storage {
   LogStore(Db* db, std::unique_ptr<Session> session) : db_(db), session_(std::move(session)) {}
   Status Load();
 
+  // Copies of the entries Save appended last, so that raft reads them back (to apply what
+  // it committed, to send appends to followers) without going to WiredTiger: contiguous,
+  // ending at last_index_, bounded by kTailBytes (it may start anywhere after the dummy).
+  void Remember(const std::vector<raft::Entry>& entries, size_t from);
+  const raft::Entry* Cached(uint64_t index) const;
+  static constexpr uint64_t kTailBytes = 8 << 20;
+
   Db* db_;
   std::unique_ptr<Session> session_;
   uint64_t dummy_index_ = 0;  // entry before the first; its term is dummy_term_
   uint64_t dummy_term_ = 0;
   uint64_t last_index_ = 0;
+  std::deque<raft::Entry> tail_;
+  uint64_t tail_bytes_ = 0;
 };
 
 }  // namespace cairn::storage

@@ -117,6 +117,35 @@ TEST_F(LogStoreTest, CompactDropsEntriesButKeepsTheTermOfTheLastOne) {
   EXPECT_EQ(*store_->Term(5), 3u);
 }
 
+TEST_F(LogStoreTest, EntriesReadBackTheSameFromMemoryAsFromDisk) {
+  // Recent appends are read back from memory, older ones and all after a reopen from disk.
+  ASSERT_TRUE(store_->Save(std::nullopt, {E(1, 1), E(2, 1), E(3, 1), E(4, 1), E(5, 1)}).ok());
+  ASSERT_TRUE(store_->Save(std::nullopt, {E(3, 2), E(4, 2)}).ok());
+  ASSERT_TRUE(store_->Compact(1).ok());
+  const std::vector<raft::Entry> small{E(2, 1), E(3, 2), E(4, 2)};
+  EXPECT_EQ(All(), small);
+  EXPECT_EQ(*store_->Term(4), 2u);
+  EXPECT_TRUE(raft::IsUnavailable(store_->Term(5).status()));
+  // Enough large entries that memory keeps only the latest few.
+  std::vector<raft::Entry> large;
+  for (uint64_t i = 5; i < 15; ++i) large.push_back(E(i, 3, std::string(1 << 20, 'a' + i)));
+  ASSERT_TRUE(store_->Save(std::nullopt, large).ok());
+  std::vector<raft::Entry> all = small;
+  all.insert(all.end(), large.begin(), large.end());
+  EXPECT_EQ(All(), all);
+  auto recent = store_->Entries(13, 15, raft::kNoLimit);
+  ASSERT_TRUE(recent.ok());
+  EXPECT_EQ(*recent, (std::vector<raft::Entry>{large[8], large[9]}));
+  auto capped = store_->Entries(13, 15, 1);
+  ASSERT_TRUE(capped.ok());
+  EXPECT_EQ(capped->size(), 1u);
+  EXPECT_EQ(*store_->Term(2), 1u);
+  EXPECT_EQ(*store_->Term(14), 3u);
+  Reopen();
+  EXPECT_EQ(All(), all);
+  EXPECT_EQ(*store_->Term(14), 3u);
+}
+
 TEST_F(LogStoreTest, SnapshotsReplaceTheLogAndOlderOnesAreRefused) {
   ASSERT_TRUE(store_->Save(std::nullopt, {E(1, 1), E(2, 1), E(3, 1)}).ok());
   ASSERT_TRUE(store_->CreateSnapshot(2, raft::ConfState{{1, 2, 3}, {}}, "state@2").ok());
