@@ -1688,9 +1688,7 @@ void Member::OnReadIndex(uint64_t index, ReadBatch batch) {
       return;
     }
   }
-  for (auto& read : batch.reads) {
-    RunOnReader([read = std::move(read)]() mutable { read(Status::Ok()); });
-  }
+  RunReads(std::move(batch.reads));
 }
 
 void Member::ReleaseReads() {
@@ -1703,9 +1701,7 @@ void Member::ReleaseReads() {
     }
     reads_waiting_.erase(reads_waiting_.begin(), end);
   }
-  for (auto& read : ready) {
-    RunOnReader([read = std::move(read)]() mutable { read(Status::Ok()); });
-  }
+  RunReads(std::move(ready));
 }
 
 void Member::ApplyLoop() {
@@ -2091,8 +2087,20 @@ void Member::QueueReply(Completion done, Status status, ApplyResult result) {
 // ---------------------------------------------------------------------------------------
 // Readers and compactor
 
-void Member::RunOnReader(std::function<void()> task) {
-  readers_.Push(std::move(task));
+void Member::RunReads(std::vector<std::function<void(Status)>> reads) {
+  if (reads.empty()) return;
+  // One task per reader thread, not one per read: a batch of reads costs each reader one
+  // wake-up.
+  const size_t chunks = std::min<size_t>(kReaders, reads.size());
+  const size_t per_chunk = (reads.size() + chunks - 1) / chunks;
+  for (size_t begin = 0; begin < reads.size(); begin += per_chunk) {
+    const size_t end = std::min(reads.size(), begin + per_chunk);
+    std::vector<std::function<void(Status)>> chunk(std::make_move_iterator(reads.begin() + begin),
+                                                   std::make_move_iterator(reads.begin() + end));
+    readers_.Push([chunk = std::move(chunk)] {
+      for (const auto& read : chunk) read(Status::Ok());
+    });
+  }
 }
 
 void Member::CompactorLoop() {

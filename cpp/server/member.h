@@ -313,7 +313,8 @@ class Member final : public TransportEvents, public PeerHandler {
   void ReleaseReads();
 
   // Reader and compactor threads.
-  void RunOnReader(std::function<void()> task);
+  // Runs linearizable reads whose read index is applied, spread over the reader threads.
+  void RunReads(std::vector<std::function<void(Status)>> reads);
   void CompactorLoop();
 
   const Config config_;
@@ -403,7 +404,8 @@ class Member final : public TransportEvents, public PeerHandler {
   std::deque<raft::Snapshot> installs_;  // guarded by apply_mu_; one per empty batch queued
   std::multimap<uint64_t, ReadBatch> reads_waiting_;  // guarded by apply_mu_; by index
 
-  WorkQueue readers_{"cairn-read", 2};  // linearizable reads, once their read index is applied
+  static constexpr int kReaders = 2;
+  WorkQueue readers_{"cairn-read", kReaders};   // linearizable reads, once their index applied
   WorkQueue checkpointer_{"cairn-checkpt", 1};  // checkpoints, off the apply thread
   std::atomic<bool> checkpoint_running_{false};
   std::vector<std::function<void()>> replies_;  // apply thread only: this batch's completions
