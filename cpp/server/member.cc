@@ -1530,6 +1530,15 @@ void Member::Step(raft::Message message) {
   raft_cv_.notify_one();
 }
 
+void Member::StepBatch(std::vector<raft::Message> messages) {
+  {
+    std::lock_guard lock(raft_mu_);
+    if (raft_stop_) return;
+    for (raft::Message& m : messages) incoming_.push_back(std::move(m));
+  }
+  raft_cv_.notify_one();
+}
+
 void Member::ReportUnreachable(uint64_t id) {
   {
     std::lock_guard lock(raft_mu_);

@@ -173,6 +173,7 @@ class Member final : public TransportEvents, public PeerHandler {
 
   // Peers: a raft message received from another member of this cluster. Never blocks.
   void Step(raft::Message message) override;
+  void StepBatch(std::vector<raft::Message> messages) override;
   Result<std::unique_ptr<SnapshotSink>> ReceiveSnapshot(raft::Message message,
                                                         uint64_t total_bytes) override;
   // TransportEvents.

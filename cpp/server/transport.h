@@ -59,6 +59,10 @@ class PeerHandler {
   // told so (etcd's "the member has been permanently removed from the cluster").
   virtual bool IsRemovedMember(uint64_t id) const = 0;
   virtual void Step(raft::Message message) = 0;
+  // The messages of one received batch, in order: one hand-off to the raft thread for all.
+  virtual void StepBatch(std::vector<raft::Message> messages) {
+    for (raft::Message& m : messages) Step(std::move(m));
+  }
   // A snapshot message arrived; its archive (`total_bytes`) follows into the sink.
   virtual Result<std::unique_ptr<SnapshotSink>> ReceiveSnapshot(raft::Message message,
                                                                 uint64_t total_bytes) = 0;
