@@ -25,6 +25,7 @@
 #include <cerrno>
 #include <condition_variable>
 #include <cstring>
+#include <deque>
 #include <mutex>
 #include <set>
 #include <thread>
@@ -89,12 +90,21 @@ struct Completion {
   Status status;
 };
 
+// A streaming call's Write or Finish, on its way to the loop.
+struct StreamOp {
+  std::shared_ptr<internal::StreamCore> core;
+  std::string bytes;
+  bool finish = false;
+  Status status;
+};
+
 // Where other threads leave work for a loop. Outlives the loop: a Done that runs after the
 // loop ended finds it closed and frees its call itself.
 struct Mailbox {
   std::mutex mu;
   std::vector<Completion> completions;  // guarded by mu
   std::vector<int> fds;                 // accepted connections handed over; guarded by mu
+  std::vector<StreamOp> stream_ops;     // guarded by mu
   bool wake_pending = false;            // guarded by mu; the eventfd holds a wake not yet seen
   bool closed = false;                  // guarded by mu
   int efd = -1;
@@ -120,9 +130,30 @@ struct Mailbox {
 
 struct Method {
   internal::UnaryFactory make;
+  internal::StreamFactory stream;  // set for streaming methods instead of make
 };
 
 }  // namespace
+
+namespace internal {
+
+// What the server keeps of a streaming call; shared by the call, its handler and the
+// Writes and Finish on their way. Everything but loop and mailbox is the loop thread's.
+class StreamCore {
+ public:
+  Loop* loop = nullptr;
+  std::shared_ptr<Mailbox> mailbox;
+  Call* call = nullptr;                        // nullptr once the stream is gone
+  std::shared_ptr<StreamHandlerBase> handler;  // dropped when the stream is gone
+  std::deque<std::string> out;                 // framed messages not yet in DATA frames
+  size_t out_off = 0;                          // of out.front()
+  bool headers_sent = false;
+  bool deferred = false;  // nghttp2 waits for data: resume it
+  bool finished = false;
+  Status status;
+};
+
+}  // namespace internal
 
 class Server::Impl {
  public:
@@ -189,6 +220,7 @@ class Call final : public CallInfo {
   std::shared_ptr<Mailbox> mailbox_;
   const Method* method_ = nullptr;
   std::unique_ptr<internal::UnaryBody> body_;
+  std::shared_ptr<internal::StreamCore> stream_;  // streaming methods only
 
   // What the request headers said.
   bool bad_method_ = false;
@@ -266,6 +298,8 @@ class Loop {
 
   // A completion made on this loop's own thread (a handler that answered at once).
   void PostLocal(Call* call, Status s) { local_.push_back({call, std::move(s)}); }
+  // Something was put in the mailbox from this thread without a wake: look before sleeping.
+  void NoteLocalPost() { local_posts_ = true; }
 
   // nghttp2's callbacks, on this thread.
   static int OnBeginHeaders(nghttp2_session* session, const nghttp2_frame* frame, void* user);
@@ -281,13 +315,19 @@ class Loop {
   static ssize_t ReadResponse(nghttp2_session* session, int32_t stream_id, uint8_t* buf,
                               size_t length, uint32_t* data_flags, nghttp2_data_source* source,
                               void* user);
+  static ssize_t ReadStream(nghttp2_session* session, int32_t stream_id, uint8_t* buf,
+                            size_t length, uint32_t* data_flags, nghttp2_data_source* source,
+                            void* user);
 
  private:
   void Run();
   void Accept(Pollable* listener);
   void Adopt(int fd);
   void OnReadable(Conn* conn);
-  void DrainMailbox();
+  void DrainMailbox(bool woken);
+  void ProcessStreamOps(std::vector<StreamOp>& ops);
+  void StreamWrite(internal::StreamCore* core, std::string bytes);
+  void StreamFinish(internal::StreamCore* core, const Status& status);
   void ProcessCompletions(std::vector<Completion>& completions);
   void ExpireDeadlines();
   int TimeoutMs() const;
@@ -329,6 +369,9 @@ class Loop {
   std::vector<Conn*> dirty_;
   std::vector<Completion> local_;
   std::vector<Completion> remote_;
+  std::vector<StreamOp> stream_ops_;
+  std::vector<std::shared_ptr<internal::StreamCore>> drained_;  // to tell OnWritesDrained
+  bool local_posts_ = false;
   std::set<std::pair<Clock::time_point, Call*>> deadlines_;
   bool draining_ = false;
   nghttp2_session_callbacks* callbacks_ = nullptr;
@@ -389,7 +432,7 @@ void Loop::Run() {
     for (int i = 0; i < n; ++i) {
       auto* p = static_cast<Pollable*>(events[i].data.ptr);
       switch (p->kind) {
-        case Pollable::kWake: DrainMailbox(); break;
+        case Pollable::kWake: DrainMailbox(true); break;
         case Pollable::kListen: Accept(p); break;
         case Pollable::kConn: {
           auto* conn = static_cast<Conn*>(p);
@@ -406,6 +449,11 @@ void Loop::Run() {
       batch.swap(local_);
       ProcessCompletions(batch);
     }
+    // Writes and finishes posted from this thread meanwhile.
+    if (local_posts_) {
+      local_posts_ = false;
+      DrainMailbox(false);
+    }
     ExpireDeadlines();
     std::vector<Conn*> dirty;
     dirty.swap(dirty_);
@@ -414,6 +462,13 @@ void Loop::Run() {
       if (!conn->closed) Flush(conn);
     }
     graveyard_.clear();
+    // Streams whose writes all went into frames may write more (their Writes wait for the
+    // next turn, which local_posts_ makes immediate).
+    std::vector<std::shared_ptr<internal::StreamCore>> drained;
+    drained.swap(drained_);
+    for (auto& core : drained) {
+      if (core->call && core->handler && core->out.empty()) core->handler->OnWritesDrained();
+    }
   }
   Teardown();
   nghttp2_option_del(option_);
@@ -423,6 +478,7 @@ void Loop::Run() {
 }
 
 int Loop::TimeoutMs() const {
+  if (local_posts_ || !local_.empty()) return 0;
   if (deadlines_.empty()) return draining_ ? 50 : -1;
   const auto wait = deadlines_.begin()->first - Clock::now();
   if (wait <= Clock::duration::zero()) return 0;
@@ -509,19 +565,75 @@ void Loop::OnReadable(Conn* conn) {
   }
 }
 
-void Loop::DrainMailbox() {
-  uint64_t count;
-  [[maybe_unused]] ssize_t r = ::read(mailbox_->efd, &count, sizeof(count));
+void Loop::DrainMailbox(bool woken) {
+  // The eventfd is read before the mailbox is emptied: a wake that comes after is kept.
+  if (woken) {
+    uint64_t count;
+    [[maybe_unused]] ssize_t r = ::read(mailbox_->efd, &count, sizeof(count));
+  }
   std::vector<int> fds;
   {
     std::lock_guard lock(mailbox_->mu);
     remote_.swap(mailbox_->completions);
+    stream_ops_.swap(mailbox_->stream_ops);
     fds.swap(mailbox_->fds);
-    mailbox_->wake_pending = false;
+    if (woken) mailbox_->wake_pending = false;
   }
   for (int fd : fds) Adopt(fd);
   ProcessCompletions(remote_);
   remote_.clear();
+  ProcessStreamOps(stream_ops_);
+  stream_ops_.clear();
+}
+
+void Loop::ProcessStreamOps(std::vector<StreamOp>& ops) {
+  for (StreamOp& op : ops) {
+    if (op.finish) {
+      StreamFinish(op.core.get(), op.status);
+    } else {
+      StreamWrite(op.core.get(), std::move(op.bytes));
+    }
+  }
+}
+
+void Loop::StreamWrite(internal::StreamCore* core, std::string bytes) {
+  Call* call = core->call;
+  if (!call || core->finished) return;
+  core->out.push_back(std::move(bytes));
+  Conn* conn = call->conn_;
+  if (!core->headers_sent) {
+    core->headers_sent = true;
+    const nghttp2_nv headers[] = {
+        Header(":status", "200", kStatic),
+        Header("content-type", "application/grpc", kStatic),
+    };
+    nghttp2_data_provider provider{};
+    provider.source.ptr = core;
+    provider.read_callback = &Loop::ReadStream;
+    nghttp2_submit_response(conn->session, call->stream_id_, headers, 2, &provider);
+  } else if (core->deferred) {
+    core->deferred = false;
+    nghttp2_session_resume_data(conn->session, call->stream_id_);
+  }
+  MarkDirty(conn);
+}
+
+void Loop::StreamFinish(internal::StreamCore* core, const Status& status) {
+  Call* call = core->call;
+  if (!call || core->finished) return;
+  core->finished = true;
+  core->status = status;
+  ForgetDeadline(call);
+  if (!core->headers_sent) {
+    RespondHttp(call, "200", status);  // trailers-only
+    return;
+  }
+  call->responded_ = true;
+  if (core->deferred) {
+    core->deferred = false;
+    nghttp2_session_resume_data(call->conn_->session, call->stream_id_);
+  }
+  MarkDirty(call->conn_);
 }
 
 void Loop::ProcessCompletions(std::vector<Completion>& completions) {
@@ -632,15 +744,18 @@ void Loop::Teardown() {
   // Calls answered on this thread already have no stream.
   ProcessCompletions(local_);
   local_.clear();
+  drained_.clear();
   std::vector<int> fds;
   {
     std::lock_guard lock(mailbox_->mu);
     mailbox_->closed = true;
     remote_.swap(mailbox_->completions);
+    stream_ops_.swap(mailbox_->stream_ops);
     fds.swap(mailbox_->fds);
   }
   ProcessCompletions(remote_);
   remote_.clear();
+  stream_ops_.clear();  // their streams are gone
   for (int fd : fds) ::close(fd);
 }
 
@@ -651,6 +766,17 @@ void Loop::DetachStream(Call* call) {
   ForgetDeadline(call);
   call->stream_alive_ = false;
   call->conn_ = nullptr;
+  if (call->stream_) {
+    std::shared_ptr<internal::StreamCore> core = std::move(call->stream_);
+    core->call = nullptr;
+    core->out.clear();
+    // The handler goes with the stream, which also ends its reference to the core.
+    std::shared_ptr<internal::StreamHandlerBase> handler = std::move(core->handler);
+    if (handler) {
+      if (!core->finished) handler->OnCancel();
+      handler->OnDone();
+    }
+  }
   if (!call->handler_pending_) delete call;
 }
 
@@ -757,17 +883,30 @@ void Loop::OnRequestHeaders(Call* call) {
     }
     return;
   }
-  call->body_ = call->method_->make();
   if (call->deadline() != Clock::time_point::max()) {
     deadlines_.insert({call->deadline(), call});
     call->timed_ = true;
   }
+  if (call->method_->stream) {
+    auto core = std::make_shared<internal::StreamCore>();
+    core->loop = this;
+    core->mailbox = mailbox_;
+    core->call = call;
+    core->handler = call->method_->stream();
+    core->handler->core_ = core;
+    call->stream_ = core;
+    core->handler->OnStart(*call);
+    return;
+  }
+  call->body_ = call->method_->make();
 }
 
 int Loop::OnDataChunk(nghttp2_session* session, uint8_t, int32_t stream_id, const uint8_t* data,
                       size_t len, void*) {
   auto* call = static_cast<Call*>(nghttp2_session_get_stream_user_data(session, stream_id));
-  if (!call || call->responded_ || call->handler_pending_ || !call->body_) return 0;
+  if (!call || call->responded_ || call->handler_pending_ || (!call->body_ && !call->stream_)) {
+    return 0;
+  }
   call->loop_->OnMessageBytes(call, data, len);
   return 0;
 }
@@ -795,7 +934,7 @@ void Loop::OnMessageBytes(Call* call, const uint8_t* data, size_t len) {
                                         std::to_string(server_->max_message()) + ")"));
         return;
       }
-      if (call->messages_ > 0) {
+      if (call->messages_ > 0 && !call->stream_) {
         Respond(call, Unimplemented("grpc: more than one request message in a unary call"));
         return;
       }
@@ -824,13 +963,26 @@ void Loop::OnMessageBytes(Call* call, const uint8_t* data, size_t len) {
 
 void Loop::OnMessage(Call* call, const uint8_t* data, size_t len) {
   ++call->messages_;
-  if (!call->body_->request()->ParseFromArray(data, static_cast<int>(len))) {
+  google::protobuf::MessageLite* request =
+      call->stream_ ? call->stream_->handler->request() : call->body_->request();
+  if (!request->ParseFromArray(data, static_cast<int>(len))) {
     Respond(call, Internal("grpc: error unmarshalling request: proto: cannot parse invalid "
                            "wire-format data"));
+    return;
   }
+  if (call->stream_) call->stream_->handler->Deliver();
 }
 
 void Loop::OnRequestEnd(Call* call) {
+  if (call->stream_) {
+    if (call->responded_ || !call->stream_->handler) return;
+    if (call->message_len_ >= 0 || call->prefix_len_ > 0) {
+      Respond(call, Internal("grpc: the request ended without a whole message"));
+      return;
+    }
+    call->stream_->handler->OnReadsDone();
+    return;
+  }
   if (call->responded_ || call->handler_pending_ || !call->body_) return;
   if (call->message_len_ >= 0 || call->prefix_len_ > 0 || call->messages_ == 0) {
     Respond(call, Internal("grpc: the request ended without a whole message"));
@@ -842,6 +994,13 @@ void Loop::OnRequestEnd(Call* call) {
 
 void Loop::Respond(Call* call, const Status& status) {
   if (!call->stream_alive_ || call->responded_) return;
+  if (call->stream_) {
+    // The server ends the call (a bad message, the deadline): the handler hears a cancel.
+    std::shared_ptr<internal::StreamCore> core = call->stream_;
+    if (!core->finished && core->handler) core->handler->OnCancel();
+    StreamFinish(core.get(), status);
+    return;
+  }
   call->responded_ = true;
   ForgetDeadline(call);
   Conn* conn = call->conn_;
@@ -918,6 +1077,39 @@ ssize_t Loop::ReadResponse(nghttp2_session* session, int32_t stream_id, uint8_t*
   return static_cast<ssize_t>(n);
 }
 
+ssize_t Loop::ReadStream(nghttp2_session* session, int32_t stream_id, uint8_t* buf, size_t length,
+                         uint32_t* data_flags, nghttp2_data_source* source, void*) {
+  auto* core = static_cast<internal::StreamCore*>(source->ptr);
+  size_t n = 0;
+  while (n < length && !core->out.empty()) {
+    const std::string& front = core->out.front();
+    const size_t k = std::min(length - n, front.size() - core->out_off);
+    std::memcpy(buf + n, front.data() + core->out_off, k);
+    n += k;
+    core->out_off += k;
+    if (core->out_off == front.size()) {
+      core->out.pop_front();
+      core->out_off = 0;
+    }
+  }
+  if (!core->out.empty()) return static_cast<ssize_t>(n);
+  if (core->finished) {
+    *data_flags |= NGHTTP2_DATA_FLAG_EOF | NGHTTP2_DATA_FLAG_NO_END_STREAM;
+    const std::string code = std::to_string(static_cast<int>(core->status.code()));
+    const std::string message = PercentEncode(core->status.message());
+    const nghttp2_nv trailers[] = {Header("grpc-status", code, kStaticName),
+                                   Header("grpc-message", message, kStaticName)};
+    nghttp2_submit_trailer(session, stream_id, trailers, message.empty() ? 1 : 2);
+    return static_cast<ssize_t>(n);
+  }
+  if (n == 0) {
+    core->deferred = true;
+    return NGHTTP2_ERR_DEFERRED;
+  }
+  if (core->handler) core->loop->drained_.push_back(core->handler->core_);
+  return static_cast<ssize_t>(n);
+}
+
 int Loop::OnFrameSend(nghttp2_session* session, const nghttp2_frame* frame, void*) {
   if ((frame->hd.type == NGHTTP2_HEADERS || frame->hd.type == NGHTTP2_DATA) &&
       (frame->hd.flags & NGHTTP2_FLAG_END_STREAM) &&
@@ -938,6 +1130,53 @@ int Loop::OnStreamClose(nghttp2_session* session, int32_t stream_id, uint32_t, v
 }
 
 }  // namespace
+
+// ---------------------------------------------------------------------------------------
+// Streaming handlers
+
+namespace internal {
+
+namespace {
+
+void Post(StreamOp op) {
+  internal::StreamCore* core = op.core.get();
+  Mailbox& mailbox = *core->mailbox;
+  std::unique_lock lock(mailbox.mu);
+  if (mailbox.closed) return;  // the loop is gone, and the stream with it
+  mailbox.stream_ops.push_back(std::move(op));
+  if (tls_loop == core->loop) {
+    // The loop looks at its mailbox again before it sleeps.
+    core->loop->NoteLocalPost();
+    return;
+  }
+  mailbox.WakeLocked(lock);
+}
+
+}  // namespace
+
+void StreamHandlerBase::WriteFramed(std::string framed) {
+  if (!core_) return;
+  Post(StreamOp{core_, std::move(framed), false, Status::Ok()});
+}
+
+void StreamHandlerBase::FinishWith(Status status) {
+  if (!core_) return;
+  Post(StreamOp{core_, std::string(), true, std::move(status)});
+}
+
+std::string StreamHandlerBase::Frame(const google::protobuf::MessageLite& message) {
+  const size_t size = message.ByteSizeLong();
+  std::string out(5 + size, '\0');
+  auto* p = reinterpret_cast<uint8_t*>(out.data());
+  p[1] = static_cast<uint8_t>(size >> 24);
+  p[2] = static_cast<uint8_t>(size >> 16);
+  p[3] = static_cast<uint8_t>(size >> 8);
+  p[4] = static_cast<uint8_t>(size);
+  message.SerializeWithCachedSizesToArray(p + 5);
+  return out;
+}
+
+}  // namespace internal
 
 // ---------------------------------------------------------------------------------------
 // Server
@@ -963,12 +1202,20 @@ Server::~Server() {
   Shutdown(std::chrono::milliseconds(0));
 }
 
+void Server::AddStreamMethod(std::string path, internal::StreamFactory make) {
+  const size_t slash = path.rfind('/');
+  if (slash != std::string::npos && slash > 1) impl_->services_.insert(path.substr(1, slash - 1));
+  Method method;
+  method.stream = std::move(make);
+  impl_->methods_[std::move(path)] = std::move(method);
+}
+
 void Server::AddUnaryMethod(std::string path, std::shared_ptr<void> keep,
                             internal::UnaryFactory make) {
   impl_->keep_.push_back(std::move(keep));
   const size_t slash = path.rfind('/');
   if (slash != std::string::npos && slash > 1) impl_->services_.insert(path.substr(1, slash - 1));
-  impl_->methods_[std::move(path)] = Method{std::move(make)};
+  impl_->methods_[std::move(path)] = Method{std::move(make), nullptr};
 }
 
 Result<int> Server::ListenTcp(const std::string& host, int port) {

@@ -68,7 +68,58 @@ class TypedUnaryBody final : public UnaryBody {
 
 using UnaryFactory = std::function<std::unique_ptr<UnaryBody>()>;
 
+class StreamCore;
+
+// The untyped side of a streaming call's handler; see ServerStream.
+class StreamHandlerBase {
+ public:
+  virtual ~StreamHandlerBase() = default;
+  virtual void OnStart(const CallInfo&) {}
+  virtual void OnReadsDone() {}
+  virtual void OnCancel() {}
+  virtual void OnWritesDrained() {}
+  virtual void OnDone() {}
+
+  virtual google::protobuf::MessageLite* request() = 0;
+  virtual void Deliver() = 0;  // OnRead(request)
+
+  // Any thread. `framed` is a message with its 5-byte prefix.
+  void WriteFramed(std::string framed);
+  void FinishWith(Status status);
+  static std::string Frame(const google::protobuf::MessageLite& message);
+
+  std::shared_ptr<StreamCore> core_;  // set by the server before OnStart
+};
+
+using StreamFactory = std::function<std::shared_ptr<StreamHandlerBase>()>;
+
 }  // namespace internal
+
+// The server side of a streaming call (client-, server- or bidi-streaming; a unary method
+// whose handler must learn of a cancel may use it too). The server holds it from the request
+// headers until the stream is gone; OnDone is the last call it gets.
+// Thread safety: OnStart, OnRead, OnReadsDone, OnCancel, OnWritesDrained and OnDone run on
+// the call's loop thread, one at a time, and must not block. Write and Finish may be called
+// from any thread, also from inside those; they keep their order when called from one
+// thread. After Finish, or once the stream is gone, Write and Finish do nothing.
+template <typename Req, typename Resp>
+class ServerStream : public internal::StreamHandlerBase {
+ public:
+  // Each request message, in order.
+  virtual void OnRead(const Req& request) = 0;
+  // The response is serialized by the calling thread.
+  void Write(const Resp& response) { WriteFramed(Frame(response)); }
+  // Ends the call with `status` once the writes before it are sent.
+  void Finish(Status status) { FinishWith(std::move(status)); }
+
+ private:
+  google::protobuf::MessageLite* request() final { return &request_; }
+  void Deliver() final {
+    OnRead(request_);
+    request_.Clear();
+  }
+  Req request_;
+};
 
 struct Options {
   // Event-loop threads; 0 means one per core.
@@ -97,6 +148,14 @@ class Server {
                    [raw] { return std::make_unique<internal::TypedUnaryBody<Req, Resp>>(raw); });
   }
 
+  // Serves a streaming method at `path`: `make` gives the handler of each new call.
+  template <typename Handler>
+  void AddStream(std::string path, std::function<std::shared_ptr<Handler>()> make) {
+    AddStreamMethod(std::move(path), [make = std::move(make)] {
+      return std::shared_ptr<internal::StreamHandlerBase>(make());
+    });
+  }
+
   // Listens on host:port (port 0: any free one) and returns the port bound.
   Result<int> ListenTcp(const std::string& host, int port);
   // Listens on a unix socket path.
@@ -112,6 +171,7 @@ class Server {
 
  private:
   void AddUnaryMethod(std::string path, std::shared_ptr<void> keep, internal::UnaryFactory make);
+  void AddStreamMethod(std::string path, internal::StreamFactory make);
   std::unique_ptr<Impl> impl_;
 };
 

@@ -666,6 +666,165 @@ TEST_F(H2ServerTest, ShutdownPastTheGraceEndsCallsStillWaiting) {
   server_.reset();
 }
 
+// ---------------------------------------------------------------------------------------
+// Streams
+
+// Watch as an echo: each create request is answered with its key as the cancel_reason,
+// every other answer from a thread of its own; the client's half-close ends the call with
+// a status of the test's choosing; a key "refuse" ends it at once.
+class EchoStream final
+    : public ServerStream<etcdserverpb::WatchRequest, etcdserverpb::WatchResponse> {
+ public:
+  explicit EchoStream(std::promise<void>* cancelled) : cancelled_(cancelled) {}
+  void OnStart(const CallInfo& info) override {
+    const std::string* refuse = info.metadata("refuse");
+    if (refuse) Finish(FailedPrecondition(*refuse));
+  }
+  void OnRead(const etcdserverpb::WatchRequest& req) override {
+    etcdserverpb::WatchResponse resp;
+    resp.set_watch_id(n_);
+    resp.set_cancel_reason(req.create_request().key());
+    if (n_++ % 2) {
+      Write(resp);
+    } else {
+      std::thread([self = core_, this, resp] { Write(resp); }).join();
+    }
+  }
+  void OnReadsDone() override { Finish(OutOfRange("done after " + std::to_string(n_))); }
+  void OnCancel() override {
+    if (cancelled_) cancelled_->set_value();
+    cancelled_ = nullptr;
+  }
+
+ private:
+  std::promise<void>* cancelled_;
+  int64_t n_ = 0;
+};
+
+// Snapshot in 1 MiB chunks, each written once the one before went into frames.
+class ChunkStream final
+    : public ServerStream<etcdserverpb::SnapshotRequest, etcdserverpb::SnapshotResponse> {
+ public:
+  void OnRead(const etcdserverpb::SnapshotRequest&) override { Next(); }
+  void OnWritesDrained() override { Next(); }
+
+ private:
+  void Next() {
+    if (sent_ == kChunks) {
+      Finish(Status::Ok());
+      return;
+    }
+    etcdserverpb::SnapshotResponse resp;
+    resp.set_blob(std::string(1 << 20, static_cast<char>('a' + sent_)));
+    resp.set_remaining_bytes(kChunks - sent_ - 1);
+    ++sent_;
+    Write(resp);
+  }
+  static constexpr int kChunks = 20;
+  int sent_ = 0;
+};
+
+class H2StreamTest : public H2ServerTest {
+ protected:
+  void StartStreams() {
+    StartServer();
+    // Started already: a second server for streams keeps the unary fixture as it is.
+    Options options;
+    options.threads = 2;
+    streams_ = std::make_unique<Server>(options);
+    streams_->AddStream<EchoStream>("/etcdserverpb.Watch/Watch", [this] {
+      return std::make_shared<EchoStream>(next_cancel_.exchange(nullptr));
+    });
+    streams_->AddStream<ChunkStream>("/etcdserverpb.Maintenance/Snapshot",
+                                     [] { return std::make_shared<ChunkStream>(); });
+    auto port = streams_->ListenTcp("127.0.0.1", 0);
+    ASSERT_TRUE(port.ok());
+    ASSERT_TRUE(streams_->Start().ok());
+    channel_ = grpc::CreateChannel("127.0.0.1:" + std::to_string(*port),
+                                   grpc::InsecureChannelCredentials());
+  }
+  void TearDown() override {
+    if (streams_) streams_->Shutdown(0ms);
+    H2ServerTest::TearDown();
+  }
+  std::unique_ptr<Server> streams_;
+  std::shared_ptr<grpc::Channel> channel_;
+  std::atomic<std::promise<void>*> next_cancel_{nullptr};
+};
+
+TEST_F(H2StreamTest, ABidiStreamAnswersInOrderAndEndsWithTheHandlersStatus) {
+  StartStreams();
+  auto stub = etcdserverpb::Watch::NewStub(channel_);
+  grpc::ClientContext ctx;
+  auto stream = stub->Watch(&ctx);
+  constexpr int kN = 100;
+  for (int i = 0; i < kN; ++i) {
+    etcdserverpb::WatchRequest req;
+    req.mutable_create_request()->set_key("k" + std::to_string(i));
+    ASSERT_TRUE(stream->Write(req));
+  }
+  for (int i = 0; i < kN; ++i) {
+    etcdserverpb::WatchResponse resp;
+    ASSERT_TRUE(stream->Read(&resp));
+    EXPECT_EQ(resp.watch_id(), i);
+    EXPECT_EQ(resp.cancel_reason(), "k" + std::to_string(i));
+  }
+  stream->WritesDone();
+  etcdserverpb::WatchResponse extra;
+  EXPECT_FALSE(stream->Read(&extra));
+  grpc::Status s = stream->Finish();
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::OUT_OF_RANGE);
+  EXPECT_EQ(s.error_message(), "done after 100");
+}
+
+TEST_F(H2StreamTest, AStreamRefusedAtOnceGetsItsStatus) {
+  StartStreams();
+  auto stub = etcdserverpb::Watch::NewStub(channel_);
+  grpc::ClientContext ctx;
+  ctx.AddMetadata("refuse", "not today");
+  auto stream = stub->Watch(&ctx);
+  etcdserverpb::WatchResponse resp;
+  EXPECT_FALSE(stream->Read(&resp));
+  grpc::Status s = stream->Finish();
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_EQ(s.error_message(), "not today");
+}
+
+TEST_F(H2StreamTest, AServerStreamWritesAsFastAsTheClientReads) {
+  StartStreams();
+  auto stub = etcdserverpb::Maintenance::NewStub(channel_);
+  grpc::ClientContext ctx;
+  auto reader = stub->Snapshot(&ctx, etcdserverpb::SnapshotRequest());
+  etcdserverpb::SnapshotResponse resp;
+  int chunks = 0;
+  while (reader->Read(&resp)) {
+    ASSERT_EQ(resp.blob().size(), size_t{1} << 20);
+    EXPECT_EQ(resp.blob()[0], static_cast<char>('a' + chunks));
+    EXPECT_EQ(resp.remaining_bytes(), 20 - chunks - 1);
+    ++chunks;
+    if (chunks == 3) std::this_thread::sleep_for(100ms);  // a slow reader holds the writer
+  }
+  EXPECT_TRUE(reader->Finish().ok());
+  EXPECT_EQ(chunks, 20);
+}
+
+TEST_F(H2StreamTest, AClientCancelReachesTheStreamsHandler) {
+  StartStreams();
+  std::promise<void> cancelled;
+  next_cancel_ = &cancelled;
+  auto stub = etcdserverpb::Watch::NewStub(channel_);
+  grpc::ClientContext ctx;
+  auto stream = stub->Watch(&ctx);
+  etcdserverpb::WatchRequest req;
+  req.mutable_create_request()->set_key("x");
+  ASSERT_TRUE(stream->Write(req));
+  etcdserverpb::WatchResponse resp;
+  ASSERT_TRUE(stream->Read(&resp));
+  ctx.TryCancel();
+  EXPECT_EQ(cancelled.get_future().wait_for(10s), std::future_status::ready);
+  EXPECT_EQ(stream->Finish().error_code(), grpc::StatusCode::CANCELLED);
+}
+
 TEST(H2WireTest, GrpcTimeoutParsesEveryUnitAndRefusesMalformedValues) {
   EXPECT_EQ(ParseGrpcTimeout("1S"), std::chrono::seconds(1));
   EXPECT_EQ(ParseGrpcTimeout("250m"), std::chrono::milliseconds(250));
