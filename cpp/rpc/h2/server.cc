@@ -223,7 +223,7 @@ class Call final : public CallInfo {
   std::shared_ptr<internal::StreamCore> stream_;  // streaming methods only
 
   // What the request headers said.
-  bool bad_method_ = false;
+  bool bad_method_ = true;  // until ":method: POST" comes
   bool saw_content_type_ = false;
   std::string content_type_;
   std::string encoding_;
@@ -419,8 +419,10 @@ void Loop::Run() {
   nghttp2_session_callbacks_set_on_stream_close_callback(callbacks_, &Loop::OnStreamClose);
   nghttp2_session_callbacks_set_on_frame_send_callback(callbacks_, &Loop::OnFrameSend);
   nghttp2_option_new(&option_);
-  // gRPC clients send no END_STREAM-less GETs nor bodies with content-length; nghttp2's
-  // HTTP checks (pseudo-headers, te, header names) stay on.
+  // nghttp2's HTTP checks refuse what gRPC servers take: grpc-go sends ":authority:
+  // http://host:port" for a "passthrough:///http://..." target (etcdctl --cluster does).
+  // The checks gRPC needs (:method POST, :path, content-type) are made here.
+  nghttp2_option_set_no_http_messaging(option_, 1);
 
   std::vector<epoll_event> events(256);
   for (;;) {

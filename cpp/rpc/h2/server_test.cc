@@ -218,6 +218,18 @@ TEST_F(H2ServerTest, ACallPastItsDeadlineEndsAndItsLateAnswerIsDropped) {
   EXPECT_TRUE(s.ok()) << s.error_message();
 }
 
+TEST_F(H2ServerTest, AnAuthorityThatIsAUrlIsTaken) {
+  // grpc-go sends one for a "passthrough:///http://host:port" target (etcdctl --cluster).
+  StartServer();
+  grpc::ChannelArguments args;
+  args.SetString(GRPC_ARG_DEFAULT_AUTHORITY, "http://127.0.0.1:" + std::to_string(port_));
+  auto stub = etcdserverpb::KV::NewStub(grpc::CreateCustomChannel(
+      "127.0.0.1:" + std::to_string(port_), grpc::InsecureChannelCredentials(), args));
+  RangeResponse resp;
+  grpc::Status s = Range(stub.get(), "ok", &resp);
+  EXPECT_TRUE(s.ok()) << s.error_message();
+}
+
 TEST_F(H2ServerTest, MetadataReachesTheHandler) {
   StartServer();
   auto stub = etcdserverpb::KV::NewStub(NewChannel());
