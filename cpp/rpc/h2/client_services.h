@@ -15,4 +15,7 @@ Status CheckLeader(const CallInfo& info, const server::Member* member);
 // Registers KV (Range, Put, DeleteRange, Txn, Compact) on `server`; the member outlives it.
 void AddKvService(Server* server, server::Member* member);
 
+// Registers every client service: KV, Maintenance, Cluster, Lease, Watch, Lock, Election.
+void AddClientServices(Server* server, server::Member* member);
+
 }  // namespace cairn::rpc::h2
