@@ -291,11 +291,6 @@ class Member final : public TransportEvents, public PeerHandler {
 
   // Apply thread.
   void ApplyLoop();
-  // Applies one batch (after the snapshot it stands for, if any) under `gate` (apply_gate_),
-  // then sends its replies and releases the reads it unblocked. On the apply thread, or on
-  // the raft thread for a single entry while the apply thread idles (ApplyCommitted).
-  void ApplyBatch(std::vector<raft::Entry> entries, std::optional<raft::Snapshot> install,
-                  std::unique_lock<std::mutex> gate);
   void ApplyEntry(const raft::Entry& entry);
   // Keeps lease attachments in step with the keys a write changed.
   void UpdateLeaseAttachments(const std::vector<mvcc::Event>& events);
@@ -333,7 +328,7 @@ class Member final : public TransportEvents, public PeerHandler {
   std::function<void()> on_removed_;  // guarded by members_mu_
   std::atomic<bool> is_learner_{false};
   lease::LessorOptions lease_options_;
-  // Held while a batch applies (ApplyBatch), so a snapshot sees whole entries.
+  // Held by the apply thread while it applies a batch, so a snapshot sees whole entries.
   std::mutex apply_gate_;
   std::atomic<uint64_t> applied_term_{0};
   // A snapshot received and unpacked, waiting for raft to hand it back in a Ready.
@@ -408,17 +403,15 @@ class Member final : public TransportEvents, public PeerHandler {
   bool apply_stop_ = false;                           // guarded by apply_mu_
   std::deque<std::vector<raft::Entry>> apply_queue_;  // guarded by apply_mu_
   std::deque<raft::Snapshot> installs_;  // guarded by apply_mu_; one per empty batch queued
-  bool applying_ = false;  // guarded by apply_mu_: a batch is being applied (see ApplyBatch)
   std::multimap<uint64_t, ReadBatch> reads_waiting_;  // guarded by apply_mu_; by index
 
   static constexpr int kReaders = 2;
   WorkQueue readers_{"cairn-read", kReaders};   // linearizable reads, once their index applied
   WorkQueue checkpointer_{"cairn-checkpt", 1};  // checkpoints, off the apply thread
   std::atomic<bool> checkpoint_running_{false};
-  std::vector<std::function<void()>>
-      replies_;  // the applier only (see ApplyBatch): the completions
-  // The applier only (see ApplyBatch): the writes applied but not committed yet, the last entry
-  // among them, and their events (one list per entry that changed something).
+  std::vector<std::function<void()>> replies_;  // apply thread only: this batch's completions
+  // Apply thread only: the writes applied but not committed yet, the last entry among
+  // them, and their events (one list per entry that changed something).
   static constexpr int kMaxBatchedWrites = 256;
   std::unique_ptr<mvcc::Store::Batch> writes_;
   uint64_t writes_index_ = 0;
@@ -432,7 +425,7 @@ class Member final : public TransportEvents, public PeerHandler {
   bool compact_pending_ = false;                              // guarded by compact_mu_
   std::vector<std::function<void(Status)>> compact_waiters_;  // guarded by compact_mu_
 
-  std::chrono::steady_clock::time_point last_checkpoint_;  // the applier only
+  std::chrono::steady_clock::time_point last_checkpoint_;  // apply thread only
 
   std::thread raft_thread_;
   std::thread apply_thread_;
