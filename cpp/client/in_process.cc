@@ -224,14 +224,7 @@ class WatchState : public Closeable, public std::enable_shared_from_this<WatchSt
       if (next->created && !next->canceled) continue;  // Open knew it already
       etcdserverpb::WatchResponse resp;
       core_->member->FillHeader(resp.mutable_header());
-      resp.mutable_header()->set_revision(next->revision);
-      resp.set_watch_id(next->watch_id);
-      resp.set_created(next->created);
-      resp.set_canceled(next->canceled);
-      resp.set_cancel_reason(next->cancel_reason);
-      resp.set_compact_revision(next->compact_revision);
-      resp.set_fragment(next->fragment);
-      for (const mvcc::Event& e : next->events) server::ToProto(e, resp.add_events());
+      server::ToProto(*next, &resp);
       bool last = next->canceled;
       delivery_.Deliver([&](WatchCallback& cb) { return cb(resp, Status::Ok()) && !last; });
       if (last || delivery_.stopped()) {

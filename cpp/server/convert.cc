@@ -181,4 +181,15 @@ void ToProto(const mvcc::Event& event, mvccpb::Event* out) {
   if (event.prev_kv) ToProto(*event.prev_kv, out->mutable_prev_kv());
 }
 
+void ToProto(const watch::Response& resp, etcdserverpb::WatchResponse* out) {
+  out->mutable_header()->set_revision(resp.revision);
+  out->set_watch_id(resp.watch_id);
+  out->set_created(resp.created);
+  out->set_canceled(resp.canceled);
+  out->set_cancel_reason(resp.cancel_reason);
+  out->set_compact_revision(resp.compact_revision);
+  out->set_fragment(resp.fragment);
+  for (const mvcc::Event& e : resp.events) ToProto(e, out->add_events());
+}
+
 }  // namespace cairn::server

@@ -21,6 +21,9 @@ void ToProto(const mvcc::PutResponse& resp, etcdserverpb::PutResponse* out);
 void ToProto(const mvcc::DeleteRangeResponse& resp, etcdserverpb::DeleteRangeResponse* out);
 void ToProto(const mvcc::TxnResponse& resp, etcdserverpb::TxnResponse* out);
 void ToProto(const mvcc::Event& event, mvccpb::Event* out);
+// Everything of a watch response but the header's cluster, member and term (the revision
+// is the response's own): the caller fills those first (Member::FillHeader).
+void ToProto(const watch::Response& resp, etcdserverpb::WatchResponse* out);
 
 // Whether every op of both branches is a range with serializable set (etcd's
 // isTxnSerializable: a nested txn makes it not; a txn without ops is).

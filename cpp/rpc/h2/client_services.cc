@@ -196,16 +196,8 @@ class WatchCall final : public ServerStream<WatchRequest, WatchResponse>,
       std::optional<watch::Response> next = stream_->TryPop();
       if (!next) return;
       WatchResponse resp;
-      auto* header = resp.mutable_header();
-      member_->FillHeader(header);
-      header->set_revision(next->revision);
-      resp.set_watch_id(next->watch_id);
-      resp.set_created(next->created);
-      resp.set_canceled(next->canceled);
-      resp.set_cancel_reason(next->cancel_reason);
-      resp.set_compact_revision(next->compact_revision);
-      resp.set_fragment(next->fragment);
-      for (const mvcc::Event& e : next->events) server::ToProto(e, resp.add_events());
+      member_->FillHeader(resp.mutable_header());
+      server::ToProto(*next, &resp);
       in_flight_ = true;
       Write(resp);
     }
