@@ -47,7 +47,7 @@ struct Config {
   // This member's id; must not be kNone.
   NodeId id = kNone;
   // Ticks without hearing from a leader before a follower campaigns. The actual timeout is
-  // drawn from [election_tick, 2 * election_tick) by a PRNG seeded with `seed`.
+  // drawn from (election_tick, 2 * election_tick) by a PRNG seeded with `seed`.
   int election_tick = 10;
   // Ticks between a leader's heartbeats. Must be less than election_tick.
   int heartbeat_tick = 1;
