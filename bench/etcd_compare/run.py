@@ -464,6 +464,8 @@ def main() -> int:
     ap.add_argument("--members", default="1,3", help="cluster sizes: 1 (one member each), 3 (3-member "
                     "clusters: put-64/3m and range-l-64/3m), or 1,3 (default)")
     ap.add_argument("--servers", default="", help="comma-separated subset: cairnd,etcd3.6,etcd3.4")
+    ap.add_argument("--baseline", help="another cairnd binary (a copy of the last build, say), run right "
+                    "after cairnd as 'cairnd base' and compared as the etcds are: to measure a change")
     ap.add_argument("--rounds", type=int, default=1, help="repeat the whole alternation; the table shows each")
     ap.add_argument("--no-build", action="store_true", help="use the binaries already in build/")
     ap.add_argument("--data-root", default=None, help="where the fresh data dirs go (a real disk, not tmpfs)")
@@ -489,6 +491,8 @@ def main() -> int:
     if opts.servers:
         keys = {"cairnd": servers[0], "etcd3.6": servers[1], "etcd3.4": servers[2]}
         servers = [keys[k] for k in opts.servers.split(",")]
+    if opts.baseline:
+        servers.insert(1, Server("cairnd base", os.path.abspath(opts.baseline)))
     for b in [s.binary for s in servers] + [os.path.join(TOOLS_BIN, "benchmark")]:
         if not os.access(b, os.X_OK):
             print(f"missing {b}: build it (drop --no-build) or run scripts/install-deps.sh", file=sys.stderr)
@@ -497,7 +501,7 @@ def main() -> int:
         print("missing etcdctl (Debian's etcd-client, from scripts/install-deps.sh)", file=sys.stderr)
         return 1
     for s in servers:
-        if not s.is_cairnd:
+        if not s.is_cairnd and s.label != "cairnd base":
             s.label = f"etcd {version_of(s.binary)}"
 
     data_root = opts.data_root or os.path.join(ROOT, "build", "etcd_compare")
