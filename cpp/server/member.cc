@@ -1627,7 +1627,7 @@ void Member::HandleReady(raft::Ready rd) {
                        std::make_move_iterator(rd.committed_entries.end()));
     rd.committed_entries.erase(first_new, rd.committed_entries.end());
   }
-  ApplyCommitted(std::move(rd.committed_entries));
+  ApplyCommitted(std::move(rd.committed_entries), /*may_apply_here=*/rd.entries.empty());
   if (rd.hard_state || !rd.entries.empty()) {
     Status s = log_store_->Save(rd.hard_state, rd.entries, rd.must_sync);
     if (!s.ok()) {
@@ -1641,7 +1641,7 @@ void Member::HandleReady(raft::Ready rd) {
     }
   }
   SendMessages(std::move(rd.messages_after_persist));
-  ApplyCommitted(std::move(unpersisted));
+  ApplyCommitted(std::move(unpersisted), /*may_apply_here=*/true);
   for (const raft::ReadState& rs : rd.read_states) {
     auto it = reads_in_flight_.find(DecodeReadContext(rs.request_ctx));
     if (it == reads_in_flight_.end()) continue;  // answered already (a retried round)
@@ -1654,14 +1654,41 @@ void Member::HandleReady(raft::Ready rd) {
 
 // Hands committed entries to the apply thread, which applies them in order. Raft's own
 // membership follows a conf change first, here on the raft thread.
-void Member::ApplyCommitted(std::vector<raft::Entry> entries) {
+void Member::ApplyCommitted(std::vector<raft::Entry> entries, bool may_apply_here) {
   if (entries.empty()) return;
   for (const raft::Entry& e : entries) FollowConfChange(e);
+  if (may_apply_here && ApplyHere(entries)) return;
   {
     std::lock_guard lock(apply_mu_);
     apply_queue_.push_back(std::move(entries));
   }
   apply_cv_.notify_one();
+}
+
+// A lone put, committed while the apply thread idles, applies on the raft thread: waking an
+// idle thread costs about as much as applying one put (13-19 us against 21 us, put with one
+// client on this machine) and its reply waits for both. Only what is cheap and bounded
+// applies here, since the raft thread must keep ticking, voting and sending heartbeats: one
+// put (one key, a value within --max-request-bytes), no watch stream open (Notify then
+// finds no watcher to wake), the apply gate free (a snapshot being taken holds it; it is only
+// tried). Deletes of a range, txns, lease revokes and compactions cost what they touch, and
+// always go to the apply thread.
+bool Member::ApplyHere(std::vector<raft::Entry>& entries) {
+  if (entries.size() != 1 || entries[0].type != raft::EntryType::kNormal) return false;
+  cairn::internal::Request req;
+  if (entries[0].data.empty() || !ParseRequest(entries[0].data, &req) || !req.has_put()) {
+    return false;
+  }
+  std::unique_lock lock(apply_mu_);
+  if (applying_ || !apply_queue_.empty() || apply_stop_) return false;
+  std::unique_lock gate(apply_gate_, std::try_to_lock);
+  if (!gate.owns_lock() || hub_->counts().streams != 0) return false;
+  applying_ = true;
+  lock.unlock();
+  ApplyBatch(std::move(entries), std::nullopt, std::move(gate));
+  lock.lock();
+  applying_ = false;
+  return true;
 }
 
 void Member::FollowConfChange(const raft::Entry& e) {
@@ -1728,34 +1755,40 @@ void Member::ApplyLoop() {
         install = std::move(installs_.front());
         installs_.pop_front();
       }
+      applying_ = true;
     }
-    {
-      std::lock_guard gate(apply_gate_);
-      if (install) InstallSnapshotState(*install);
-      // A run of puts, deletes and txns applies in one store transaction (Writes), committed
-      // before anything else applies, before their replies go and when the batch ends.
-      for (const raft::Entry& e : entries) ApplyEntry(e);
-      FlushWrites();
-    }
-    // The replies, on this thread: a completion only hands its answer to the front end.
-    for (const auto& reply : replies_) reply();
-    replies_.clear();
-    ReleaseReads();
-    if ((Clock::now() - last_checkpoint_ >= kCheckpointInterval ||
-         applied_.load() - durable_applied_.load() >= config_.snapshot_count) &&
-        !checkpoint_running_.exchange(true)) {
-      last_checkpoint_ = Clock::now();
-      // A checkpoint writes every dirty page: applying goes on meanwhile.
-      checkpointer_.Push([this] {
-        auto durable = store_->Checkpoint();
-        if (durable.ok()) {
-          durable_applied_ = *durable;
-        } else {
-          log::Error("checkpoint failed", {{"error", durable.status().ToString()}});
-        }
-        checkpoint_running_ = false;
-      });
-    }
+    ApplyBatch(std::move(entries), std::move(install), std::unique_lock(apply_gate_));
+    std::lock_guard lock(apply_mu_);
+    applying_ = false;
+  }
+}
+
+void Member::ApplyBatch(std::vector<raft::Entry> entries, std::optional<raft::Snapshot> install,
+                        std::unique_lock<std::mutex> gate) {
+  if (install) InstallSnapshotState(*install);
+  // A run of puts, deletes and txns applies in one store transaction (Writes), committed
+  // before anything else applies, before their replies go and when the batch ends.
+  for (const raft::Entry& e : entries) ApplyEntry(e);
+  FlushWrites();
+  gate.unlock();
+  // The replies, on this thread: a completion only hands its answer to the front end.
+  for (const auto& reply : replies_) reply();
+  replies_.clear();
+  ReleaseReads();
+  if ((Clock::now() - last_checkpoint_ >= kCheckpointInterval ||
+       applied_.load() - durable_applied_.load() >= config_.snapshot_count) &&
+      !checkpoint_running_.exchange(true)) {
+    last_checkpoint_ = Clock::now();
+    // A checkpoint writes every dirty page: applying goes on meanwhile.
+    checkpointer_.Push([this] {
+      auto durable = store_->Checkpoint();
+      if (durable.ok()) {
+        durable_applied_ = *durable;
+      } else {
+        log::Error("checkpoint failed", {{"error", durable.status().ToString()}});
+      }
+      checkpoint_running_ = false;
+    });
   }
 }
 

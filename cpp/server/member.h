@@ -251,7 +251,10 @@ class Member final : public TransportEvents, public PeerHandler {
   // Raft thread.
   void RaftLoop();
   void HandleReady(raft::Ready rd);
-  void ApplyCommitted(std::vector<raft::Entry> entries);
+  // `may_apply_here`: the raft thread has no log write after this call that applying one
+  // entry here would hold up (see ApplyHere).
+  void ApplyCommitted(std::vector<raft::Entry> entries, bool may_apply_here);
+  bool ApplyHere(std::vector<raft::Entry>& entries);
   void FollowConfChange(const raft::Entry& entry);
   void RetryReads(std::chrono::steady_clock::time_point now);
   void MaybeCompactLog();
@@ -291,6 +294,10 @@ class Member final : public TransportEvents, public PeerHandler {
 
   // Apply thread.
   void ApplyLoop();
+  // Applies one batch (after installing `install`, if any) with apply_gate_ held by `gate`,
+  // then runs its replies, releases the reads it unblocks and starts a checkpoint when due.
+  void ApplyBatch(std::vector<raft::Entry> entries, std::optional<raft::Snapshot> install,
+                  std::unique_lock<std::mutex> gate);
   void ApplyEntry(const raft::Entry& entry);
   // Keeps lease attachments in step with the keys a write changed.
   void UpdateLeaseAttachments(const std::vector<mvcc::Event>& events);
@@ -400,7 +407,8 @@ class Member final : public TransportEvents, public PeerHandler {
   // Inbox of the apply thread.
   std::mutex apply_mu_;
   std::condition_variable apply_cv_;
-  bool apply_stop_ = false;                           // guarded by apply_mu_
+  bool apply_stop_ = false;  // guarded by apply_mu_
+  bool applying_ = false;    // guarded by apply_mu_; a batch is being applied (by either thread)
   std::deque<std::vector<raft::Entry>> apply_queue_;  // guarded by apply_mu_
   std::deque<raft::Snapshot> installs_;  // guarded by apply_mu_; one per empty batch queued
   std::multimap<uint64_t, ReadBatch> reads_waiting_;  // guarded by apply_mu_; by index

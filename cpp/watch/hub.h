@@ -69,7 +69,7 @@ class Stream;
 using WakeFn = std::function<void()>;
 
 // One member's watch hub. Thread safety: every method may be called from any thread.
-// Notify must be called by one thread (the apply thread) in revision order.
+// Notify must be called by one thread at a time (the member's applier) in revision order.
 class Hub {
  public:
   // Starts the dispatcher thread. `db` and `store` must outlive the hub; the hub's revision
