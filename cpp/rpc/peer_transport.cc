@@ -10,6 +10,7 @@
 
 #include "base/etcd_errors.h"
 #include "base/log.h"
+#include "rpc/services.h"
 #include "server/ids.h"
 #include "server/work_queue.h"
 
@@ -41,11 +42,6 @@ bool IsBulk(const raft::Message& m) {
 Status FromGrpc(const grpc::Status& s) {
   if (s.ok()) return Status::Ok();
   return Status(static_cast<Code>(s.error_code()), s.error_message());
-}
-
-grpc::Status ToGrpcStatus(const Status& s) {
-  if (s.ok()) return grpc::Status::OK;
-  return grpc::Status(static_cast<grpc::StatusCode>(s.code()), s.message());
 }
 
 std::shared_ptr<grpc::Channel> MakeChannel(const std::string& url) {
@@ -199,10 +195,10 @@ class PeerTransport::Peer {
 
   // Follows the connection to the peer, keeping it up, and records since when it has been
   // up without a break (etcd's ActiveSince: a peer becomes active when its stream connects).
-  // It polls the channel's state rather than waiting in WaitForStateChange: a thread that
-  // waits on a gRPC completion queue becomes one of gRPC's pollers and takes a share of all
-  // reads, which added hand-offs between threads (the monitors were seen spending 6-8 us
-  // of CPU per linearizable range on each of 3 members).
+  // Once connected it polls the channel's state rather than waiting in WaitForStateChange:
+  // a thread that waits on a gRPC completion queue becomes one of gRPC's pollers and takes a
+  // share of all reads, which added hand-offs between threads (the monitors were seen
+  // spending 6-8 us of CPU per linearizable range on each of 3 members).
   void Monitor() {
     constexpr auto kPoll = std::chrono::milliseconds(100);
     std::shared_ptr<grpc::Channel> channel;
@@ -214,11 +210,15 @@ class PeerTransport::Peer {
         SetActiveLocked(false);
       }
       lock.unlock();
-      // Asks for a connection when there is none (after the peer dropped it, say).
-      const bool ready = channel->GetState(/*try_to_connect=*/true) == GRPC_CHANNEL_READY;
+      // Asks for a connection when there is none (after the peer dropped it, say), and
+      // drives it while it is being made: no other thread of this process polls gRPC then
+      // (the peer server is rpc/h2's), and a connection nobody polls waits for gRPC's
+      // backup poller (5 s).
+      bool ready = channel->GetState(/*try_to_connect=*/true) == GRPC_CHANNEL_READY;
+      if (!ready) ready = channel->WaitForConnected(std::chrono::system_clock::now() + kPoll);
       lock.lock();
       if (channel == channel_) SetActiveLocked(ready);
-      monitor_cv_.wait_for(lock, kPoll, [&] { return stop_; });
+      if (ready) monitor_cv_.wait_for(lock, kPoll, [&] { return stop_; });
     }
   }
 
@@ -618,189 +618,146 @@ Result<server::RemoteCluster> PeerTransport::FetchCluster(
 
 namespace {
 
-Status CheckCluster(const grpc::CallbackServerContext* ctx, uint64_t cluster_id) {
-  const auto& md = ctx->client_metadata();
-  auto it = md.find(kClusterIdKey);
-  if (it == md.end()) return InvalidArgument("missing " + std::string(kClusterIdKey));
-  if (std::string(it->second.data(), it->second.size()) != server::IdToHex(cluster_id)) {
-    return etcd::ClusterIdMismatch();
-  }
+Status CheckCluster(const h2::CallInfo& info, uint64_t cluster_id) {
+  const std::string* id = info.metadata(kClusterIdKey);
+  if (!id) return InvalidArgument("missing " + std::string(kClusterIdKey));
+  if (*id != server::IdToHex(cluster_id)) return etcd::ClusterIdMismatch();
   return Status::Ok();
 }
 
+Status RemovedAnswer(uint64_t from) {
+  log::Warn("rejected the messages of a removed member", {{"from", server::IdToHex(from)}});
+  return FailedPrecondition(kRemovedText);
+}
+
 // Reads one member's raft stream: every batch's messages go to the member as they come.
-class RaftReader final : public grpc::ServerReadReactor<peer::RaftBatch> {
+class RaftReader final : public h2::ServerStream<peer::RaftBatch, peer::RaftAck> {
  public:
-  RaftReader(server::PeerHandler* handler, Status check) : handler_(handler) {
-    if (!check.ok()) {
-      Finish(ToGrpcStatus(check));
-      return;
-    }
-    StartRead(&batch_);
+  explicit RaftReader(server::PeerHandler* handler) : handler_(handler) {}
+  void OnStart(const h2::CallInfo& info) override {
+    if (Status s = CheckCluster(info, handler_->cluster_id()); !s.ok()) End(std::move(s));
   }
-  void OnReadDone(bool ok) override {
-    if (!ok) {
-      Finish(grpc::Status::OK);
-      return;
-    }
-    if (handler_->IsRemovedMember(batch_.from())) return FinishRemoved(batch_.from());
+  void OnRead(const peer::RaftBatch& batch) override {
+    if (ended_) return;
+    if (handler_->IsRemovedMember(batch.from())) return End(RemovedAnswer(batch.from()));
     std::vector<raft::Message> messages;
-    messages.reserve(static_cast<size_t>(batch_.messages_size()));
-    for (const std::string& bytes : batch_.messages()) {
+    messages.reserve(static_cast<size_t>(batch.messages_size()));
+    for (const std::string& bytes : batch.messages()) {
       auto m = raft::DecodeMessage(bytes);
-      if (!m.ok()) {
-        Finish(ToGrpcStatus(m.status()));
-        return;
-      }
+      if (!m.ok()) return End(m.status());
       messages.push_back(std::move(*m));
     }
     handler_->StepBatch(std::move(messages));
-    StartRead(&batch_);
   }
-  void OnDone() override { delete this; }
+  void OnReadsDone() override {
+    if (ended_) return;
+    Write(peer::RaftAck());
+    End(Status::Ok());
+  }
 
  private:
-  void FinishRemoved(uint64_t from) {
-    log::Warn("rejected the messages of a removed member", {{"from", server::IdToHex(from)}});
-    Finish(grpc::Status(grpc::StatusCode::FAILED_PRECONDITION, kRemovedText));
+  void End(Status s) {
+    ended_ = true;
+    Finish(std::move(s));
   }
-
   server::PeerHandler* handler_;
-  peer::RaftBatch batch_;
+  bool ended_ = false;
 };
 
 // Receives one snapshot into the handler's sink; the answer says whether it was taken.
-class SnapshotReceiver final : public grpc::ServerReadReactor<peer::SnapshotChunk> {
+class SnapshotReceiver final : public h2::ServerStream<peer::SnapshotChunk, peer::SnapshotAck> {
  public:
-  SnapshotReceiver(server::PeerHandler* handler, Status check) : handler_(handler) {
-    if (!check.ok()) {
-      Finish(ToGrpcStatus(check));
-      return;
-    }
-    StartRead(&chunk_);
+  explicit SnapshotReceiver(server::PeerHandler* handler) : handler_(handler) {}
+  void OnStart(const h2::CallInfo& info) override {
+    if (Status s = CheckCluster(info, handler_->cluster_id()); !s.ok()) End(std::move(s));
   }
-  void OnReadDone(bool ok) override {
-    if (!ok) {
-      Status s = sink_ ? (received_ == total_ ? sink_->Finish() : DataLoss("snapshot ended early"))
-                       : InvalidArgument("empty snapshot stream");
-      sink_.reset();
-      Finish(ToGrpcStatus(s));
-      return;
-    }
+  void OnRead(const peer::SnapshotChunk& chunk) override {
+    if (ended_) return;
     if (!sink_) {
-      if (handler_->IsRemovedMember(chunk_.from())) {
-        return Finish(grpc::Status(grpc::StatusCode::FAILED_PRECONDITION, kRemovedText));
-      }
-      auto m = raft::DecodeMessage(chunk_.message());
-      if (!m.ok()) return Finish(ToGrpcStatus(m.status()));
-      total_ = chunk_.total_bytes();
+      if (handler_->IsRemovedMember(chunk.from())) return End(RemovedAnswer(chunk.from()));
+      auto m = raft::DecodeMessage(chunk.message());
+      if (!m.ok()) return End(m.status());
+      total_ = chunk.total_bytes();
       auto sink = handler_->ReceiveSnapshot(std::move(*m), total_);
-      if (!sink.ok()) return Finish(ToGrpcStatus(sink.status()));
+      if (!sink.ok()) return End(sink.status());
       sink_ = std::move(*sink);
     }
-    received_ += chunk_.data().size();
-    if (Status s = sink_->Write(chunk_.data()); !s.ok()) {
-      sink_.reset();
-      return Finish(ToGrpcStatus(s));
-    }
-    StartRead(&chunk_);
+    received_ += chunk.data().size();
+    if (Status s = sink_->Write(chunk.data()); !s.ok()) return End(std::move(s));
   }
-  void OnDone() override { delete this; }
+  void OnReadsDone() override {
+    if (ended_) return;
+    Status s = sink_ ? (received_ == total_ ? sink_->Finish() : DataLoss("snapshot ended early"))
+                     : InvalidArgument("empty snapshot stream");
+    if (s.ok()) Write(peer::SnapshotAck());
+    End(std::move(s));
+  }
 
  private:
+  void End(Status s) {
+    ended_ = true;
+    sink_.reset();  // dropped without Finish, it leaves nothing behind
+    Finish(std::move(s));
+  }
   server::PeerHandler* handler_;
-  peer::SnapshotChunk chunk_;
   std::unique_ptr<server::SnapshotSink> sink_;
   uint64_t total_ = 0;
   uint64_t received_ = 0;
+  bool ended_ = false;
 };
+
+// A unary call of a peer, answered by the handler at once.
+template <typename Req, typename Resp, typename Fn>
+void AddPeerUnary(h2::Server* server, server::PeerHandler* handler, std::string method, Fn fn) {
+  server->AddUnary<Req, Resp>(
+      "/cairn.peer.Peer/" + method,
+      [handler, fn](const h2::CallInfo& info, const Req& req, Resp* resp, h2::Done done) {
+        Status s = CheckCluster(info, handler->cluster_id());
+        done(s.ok() ? fn(req, resp) : s);
+      });
+}
 
 }  // namespace
-
-class PeerServer::Service final : public peer::Peer::CallbackService {
- public:
-  explicit Service(server::PeerHandler* handler) : handler_(handler) {}
-
-  grpc::ServerReadReactor<peer::RaftBatch>* Raft(grpc::CallbackServerContext* ctx,
-                                                 peer::RaftAck*) override {
-    return new RaftReader(handler_, CheckCluster(ctx, handler_->cluster_id()));
-  }
-  grpc::ServerReadReactor<peer::SnapshotChunk>* Snapshot(grpc::CallbackServerContext* ctx,
-                                                         peer::SnapshotAck*) override {
-    return new SnapshotReceiver(handler_, CheckCluster(ctx, handler_->cluster_id()));
-  }
-  grpc::ServerUnaryReactor* Cluster(grpc::CallbackServerContext* ctx, const peer::ClusterRequest*,
-                                    peer::ClusterResponse* resp) override {
-    // A joining member does not know the cluster's id yet: no check here.
-    server::RemoteCluster view = handler_->ClusterView();
-    resp->set_cluster_id(view.cluster_id);
-    for (auto& m : view.members) *resp->add_members() = std::move(m);
-    auto* reactor = ctx->DefaultReactor();
-    reactor->Finish(grpc::Status::OK);
-    return reactor;
-  }
-  grpc::ServerUnaryReactor* LeaseTimeToLive(grpc::CallbackServerContext* ctx,
-                                            const etcdserverpb::LeaseTimeToLiveRequest* req,
-                                            etcdserverpb::LeaseTimeToLiveResponse* resp) override {
-    return Unary(ctx, [&] { return handler_->LeaseTimeToLive(*req, resp); });
-  }
-  grpc::ServerUnaryReactor* LeaseLeases(grpc::CallbackServerContext* ctx,
-                                        const etcdserverpb::LeaseLeasesRequest*,
-                                        etcdserverpb::LeaseLeasesResponse* resp) override {
-    return Unary(ctx, [&] { return handler_->LeaseLeases(resp); });
-  }
-  grpc::ServerUnaryReactor* LeaseKeepAlive(grpc::CallbackServerContext* ctx,
-                                           const etcdserverpb::LeaseKeepAliveRequest* req,
-                                           etcdserverpb::LeaseKeepAliveResponse* resp) override {
-    return Unary(ctx, [&] { return handler_->LeaseKeepAlive(*req, resp); });
-  }
-  grpc::ServerUnaryReactor* LearnerReady(grpc::CallbackServerContext* ctx,
-                                         const etcdserverpb::MemberPromoteRequest* req,
-                                         etcdserverpb::MemberPromoteResponse*) override {
-    return Unary(ctx, [&] { return handler_->LearnerReady(req->id()); });
-  }
-
- private:
-  template <typename Fn>
-  grpc::ServerUnaryReactor* Unary(grpc::CallbackServerContext* ctx, Fn fn) {
-    auto* reactor = ctx->DefaultReactor();
-    Status s = CheckCluster(ctx, handler_->cluster_id());
-    if (s.ok()) s = fn();
-    reactor->Finish(ToGrpcStatus(s));
-    return reactor;
-  }
-
-  server::PeerHandler* handler_;
-};
 
 Result<std::unique_ptr<PeerServer>> PeerServer::Start(server::PeerHandler* handler,
                                                       const std::vector<server::Url>& urls) {
   std::unique_ptr<PeerServer> ps(new PeerServer());
-  ps->service_ = std::make_unique<Service>(handler);
-  grpc::ServerBuilder builder;
-  ps->ports_.assign(urls.size(), 0);
-  for (size_t i = 0; i < urls.size(); ++i) {
-    if (urls[i].scheme == "https" || urls[i].scheme == "unixs") {
-      return Unimplemented("peer TLS is not supported yet: " + urls[i].text);
-    }
-    builder.AddListeningPort(GrpcTarget(urls[i].text), grpc::InsecureServerCredentials(),
-                             &ps->ports_[i]);
-  }
-  builder.SetMaxReceiveMessageSize(std::numeric_limits<int>::max());
-  builder.SetMaxSendMessageSize(std::numeric_limits<int>::max());
-  // Peers ping idle connections (MakeChannel's keepalive) to notice one that vanished;
-  // refusing those pings would drop the connection and reset how long it has been up.
-  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
-  builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 5000);
-  builder.AddChannelArgument(GRPC_ARG_HTTP2_MAX_PING_STRIKES, 0);
-  builder.RegisterService(ps->service_.get());
-  ps->server_ = builder.BuildAndStart();
-  if (!ps->server_) return Unavailable("cannot listen on the peer URLs");
-  for (size_t i = 0; i < urls.size(); ++i) {
-    if (ps->ports_[i] == 0 && urls[i].scheme != "unix") {
-      return Unavailable("cannot listen on " + urls[i].text);
-    }
-  }
+  h2::Options options;
+  // Peers are few: one loop serves them all, without hand-offs between threads.
+  options.threads = 1;
+  // A batch of entries may be large; the sender bounds it, not the receiver.
+  options.max_receive_message_bytes = std::numeric_limits<int32_t>::max();
+  ps->server_ = std::make_unique<h2::Server>(options);
+  h2::Server* server = ps->server_.get();
+  server->AddStream<RaftReader>("/cairn.peer.Peer/Raft",
+                                [handler] { return std::make_shared<RaftReader>(handler); });
+  server->AddStream<SnapshotReceiver>("/cairn.peer.Peer/Snapshot", [handler] {
+    return std::make_shared<SnapshotReceiver>(handler);
+  });
+  // A joining member does not know the cluster's id yet: no check on Cluster.
+  server->AddUnary<peer::ClusterRequest, peer::ClusterResponse>(
+      "/cairn.peer.Peer/Cluster", [handler](const h2::CallInfo&, const peer::ClusterRequest&,
+                                            peer::ClusterResponse* resp, h2::Done done) {
+        server::RemoteCluster view = handler->ClusterView();
+        resp->set_cluster_id(view.cluster_id);
+        for (auto& m : view.members) *resp->add_members() = std::move(m);
+        done(Status::Ok());
+      });
+  using namespace etcdserverpb;
+  AddPeerUnary<LeaseTimeToLiveRequest, LeaseTimeToLiveResponse>(
+      server, handler, "LeaseTimeToLive",
+      [handler](const auto& req, auto* resp) { return handler->LeaseTimeToLive(req, resp); });
+  AddPeerUnary<LeaseLeasesRequest, LeaseLeasesResponse>(
+      server, handler, "LeaseLeases",
+      [handler](const auto&, auto* resp) { return handler->LeaseLeases(resp); });
+  AddPeerUnary<LeaseKeepAliveRequest, LeaseKeepAliveResponse>(
+      server, handler, "LeaseKeepAlive",
+      [handler](const auto& req, auto* resp) { return handler->LeaseKeepAlive(req, resp); });
+  AddPeerUnary<MemberPromoteRequest, MemberPromoteResponse>(
+      server, handler, "LearnerReady",
+      [handler](const auto& req, auto*) { return handler->LearnerReady(req.id()); });
+  CAIRN_ASSIGN_OR_RETURN(ps->ports_, ListenOn(server, urls));
+  CAIRN_RETURN_IF_ERROR(server->Start());
   return ps;
 }
 
@@ -810,7 +767,7 @@ PeerServer::~PeerServer() {
 
 void PeerServer::Shutdown() {
   if (server_) {
-    server_->Shutdown(std::chrono::system_clock::now() + std::chrono::milliseconds(500));
+    server_->Shutdown(std::chrono::milliseconds(500));
     server_.reset();
   }
 }

@@ -1,5 +1,6 @@
-// The peer transport over gRPC (proto/cairn/peer.proto): server::Transport for sending, and
-// the Peer service that hands what arrives to a server::PeerHandler (the member).
+// The peer transport over gRPC (proto/cairn/peer.proto): server::Transport for sending, over
+// grpc++ client streams, and the Peer service, on rpc/h2's server with one event loop, that
+// hands what arrives to a server::PeerHandler (the member).
 //
 // Per remote member: two client streams, each with its own thread and bounded queue. Small
 // messages (heartbeats, votes, responses, empty appends) take one; appends that carry
@@ -8,7 +9,8 @@
 // messages and reports the peer unreachable; a stream that fails is opened again after a
 // back-off (50 ms doubling to 1 s), in the peer's own threads, so a peer that is down slows
 // no one else. Snapshots go on a stream of their own, in chunks, as fast as the receiver
-// takes them (gRPC's flow control is the back-pressure).
+// takes them (the receiver writes each chunk before it reads the next: TCP's flow control is
+// the back-pressure).
 #pragma once
 
 #include <grpcpp/grpcpp.h>
@@ -25,6 +27,7 @@
 
 #include "base/status.h"
 #include "cairn/peer.grpc.pb.h"
+#include "rpc/h2/server.h"
 #include "server/config.h"
 #include "server/transport.h"
 
@@ -91,7 +94,7 @@ class PeerTransport final : public server::Transport {
   std::vector<std::shared_ptr<Peer>> removed_;       // guarded by mu_; joined by Stop
 };
 
-// The Peer service on --listen-peer-urls.
+// The Peer service on --listen-peer-urls, on rpc/h2's server.
 // Thread safety: Start and Shutdown from one thread; the handler outlives Shutdown.
 class PeerServer {
  public:
@@ -103,10 +106,8 @@ class PeerServer {
   const std::vector<int>& ports() const { return ports_; }
 
  private:
-  class Service;
   PeerServer() = default;
-  std::unique_ptr<Service> service_;
-  std::unique_ptr<grpc::Server> server_;
+  std::unique_ptr<h2::Server> server_;
   std::vector<int> ports_;
 };
 

@@ -17,6 +17,25 @@ constexpr size_t kGrpcOverheadBytes = 512 * 1024;
 
 }  // namespace
 
+Result<std::vector<int>> ListenOn(h2::Server* server, const std::vector<server::Url>& urls) {
+  std::vector<int> ports;
+  for (const server::Url& url : urls) {
+    if (url.scheme == "https" || url.scheme == "unixs") {
+      return Unimplemented("TLS is not supported yet: " + url.text);
+    }
+    if (url.scheme == "unix") {
+      CAIRN_RETURN_IF_ERROR(server->ListenUnix(url.host));
+      ports.push_back(0);
+    } else {
+      auto port = server->ListenTcp(url.host, url.port);
+      if (!port.ok())
+        return Unavailable("cannot listen on " + url.text + ": " + port.status().message());
+      ports.push_back(*port);
+    }
+  }
+  return ports;
+}
+
 Result<std::unique_ptr<ClientServer>> ClientServer::Start(server::Member* member,
                                                           const std::vector<server::Url>& urls) {
   // Debian builds Abseil without NDEBUG, which leaves deadlock detection on in every
@@ -30,20 +49,7 @@ Result<std::unique_ptr<ClientServer>> ClientServer::Start(server::Member* member
   options.max_receive_message_bytes = member->config().max_request_bytes + kGrpcOverheadBytes;
   out->server_ = std::make_unique<h2::Server>(options);
   h2::AddClientServices(out->server_.get(), member);
-  for (const server::Url& url : urls) {
-    if (url.scheme == "https" || url.scheme == "unixs") {
-      return Unimplemented("TLS is not supported yet: " + url.text);
-    }
-    if (url.scheme == "unix") {
-      CAIRN_RETURN_IF_ERROR(out->server_->ListenUnix(url.host));
-      out->ports_.push_back(0);
-    } else {
-      auto port = out->server_->ListenTcp(url.host, url.port);
-      if (!port.ok())
-        return Unavailable("cannot listen on " + url.text + ": " + port.status().message());
-      out->ports_.push_back(*port);
-    }
-  }
+  CAIRN_ASSIGN_OR_RETURN(out->ports_, ListenOn(out->server_.get(), urls));
   CAIRN_RETURN_IF_ERROR(out->server_->Start());
   for (size_t i = 0; i < urls.size(); ++i) {
     log::Info("serving client traffic", {{"address", urls[i].text}, {"port", out->ports_[i]}});

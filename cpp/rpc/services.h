@@ -12,6 +12,10 @@
 
 namespace cairn::rpc {
 
+// Makes `server` listen on every URL (http and unix schemes; https and unixs are refused
+// until TLS exists). The ports bound, in the order of the URLs (0 for a unix socket).
+Result<std::vector<int>> ListenOn(h2::Server* server, const std::vector<server::Url>& urls);
+
 // Thread safety: Start and Shutdown from one thread.
 class ClientServer {
  public:

@@ -49,8 +49,8 @@ struct RemoteCluster {
   std::vector<cairn::internal::MemberRecord> members;
 };
 
-// What the peer service serves: the member (tests use a fake). Called from gRPC's threads;
-// nothing here may block for long.
+// What the peer service serves: the member (tests use a fake). Called from the peer server's
+// event loop; nothing here may block for long.
 class PeerHandler {
  public:
   virtual ~PeerHandler() = default;
