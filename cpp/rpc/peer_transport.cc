@@ -136,7 +136,6 @@ class PeerTransport::Peer {
     if (snapshot_ctx_) snapshot_ctx_->TryCancel();
     priority_.cv.notify_all();
     bulk_.cv.notify_all();
-    monitor_cv_.notify_all();
   }
 
   void Join() {
@@ -195,10 +194,12 @@ class PeerTransport::Peer {
 
   // Follows the connection to the peer, keeping it up, and records since when it has been
   // up without a break (etcd's ActiveSince: a peer becomes active when its stream connects).
-  // Once connected it polls the channel's state rather than waiting in WaitForStateChange:
-  // a thread that waits on a gRPC completion queue becomes one of gRPC's pollers and takes a
-  // share of all reads, which added hand-offs between threads (the monitors were seen
-  // spending 6-8 us of CPU per linearizable range on each of 3 members).
+  // It waits in WaitForStateChange, which makes it one of gRPC's pollers: no other thread
+  // of this process polls the channel between writes (the peer server is rpc/h2's), and
+  // without one a new connection waits for gRPC's backup poller (5 s) and a peer that went
+  // away is noticed only by the next write that fails. What it reads is little: window
+  // updates and pings. (With the Peer service on grpc++, a poller here took a share of the
+  // server's reads: 6-8 us of CPU per linearizable range on each of 3 members.)
   void Monitor() {
     constexpr auto kPoll = std::chrono::milliseconds(100);
     std::shared_ptr<grpc::Channel> channel;
@@ -210,15 +211,14 @@ class PeerTransport::Peer {
         SetActiveLocked(false);
       }
       lock.unlock();
-      // Asks for a connection when there is none (after the peer dropped it, say), and
-      // drives it while it is being made: no other thread of this process polls gRPC then
-      // (the peer server is rpc/h2's), and a connection nobody polls waits for gRPC's
-      // backup poller (5 s).
-      bool ready = channel->GetState(/*try_to_connect=*/true) == GRPC_CHANNEL_READY;
-      if (!ready) ready = channel->WaitForConnected(std::chrono::system_clock::now() + kPoll);
+      // Asks for a connection when there is none (after the peer dropped it, say).
+      const grpc_connectivity_state state = channel->GetState(/*try_to_connect=*/true);
       lock.lock();
-      if (channel == channel_) SetActiveLocked(ready);
-      if (ready) monitor_cv_.wait_for(lock, kPoll, [&] { return stop_; });
+      if (channel == channel_) SetActiveLocked(state == GRPC_CHANNEL_READY);
+      if (stop_) break;
+      lock.unlock();
+      channel->WaitForStateChange(state, std::chrono::system_clock::now() + kPoll);
+      lock.lock();
     }
   }
 
@@ -401,7 +401,6 @@ class PeerTransport::Peer {
   const uint64_t id_;
 
   mutable std::mutex mu_;
-  std::condition_variable monitor_cv_;             // wakes the monitor to stop
   bool stop_ = false;                              // guarded by mu_
   std::vector<std::string> urls_;                  // guarded by mu_
   size_t url_index_ = 0;                           // guarded by mu_
