@@ -248,8 +248,12 @@ class Member final : public TransportEvents, public PeerHandler {
   Status ReadRange(const etcdserverpb::RangeRequest& req, etcdserverpb::RangeResponse* resp);
   Status ReadTxn(const mvcc::TxnRequest& req, etcdserverpb::TxnResponse* resp);
 
-  // Raft thread.
+  // Raft thread. A raft turn takes what the inbox holds, steps raft and handles its
+  // Readies; one thread at a time runs it (raft_busy_): the raft thread, or a caller of
+  // Propose standing in for it (see there). "Raft thread" below means whoever runs the turn.
   void RaftLoop();
+  bool RaftInboxLocked() const;                       // raft_mu_ held: the inbox holds work
+  void RaftTurn(std::unique_lock<std::mutex>& lock);  // raft_mu_ held on entry and on return
   void HandleReady(raft::Ready rd);
   // `may_apply_here`: the raft thread has no log write after this call that applying one
   // entry here would hold up (see ApplyHere).
@@ -375,6 +379,12 @@ class Member final : public TransportEvents, public PeerHandler {
   std::mutex raft_mu_;
   std::condition_variable raft_cv_;
   bool raft_stop_ = false;  // guarded by raft_mu_
+  bool raft_busy_ = false;  // guarded by raft_mu_; a thread is running a raft turn
+  // Guarded by raft_mu_: the raft thread waits for a caller's turn to end.
+  bool raft_waiting_ = false;
+  // Guarded by raft_mu_, as the last turn left it: this member leads a raft group of one.
+  bool raft_alone_ = false;
+  std::chrono::steady_clock::time_point next_tick_;  // guarded by raft_mu_
   struct Transfer {
     uint64_t transferee = 0;
     std::chrono::steady_clock::time_point deadline;

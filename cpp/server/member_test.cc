@@ -248,6 +248,31 @@ TEST_F(MemberTest, ConcurrentWritersEachGetTheirOwnRevision) {
   EXPECT_EQ(Get("t", "u", true).count(), kThreads * kPerThread);
 }
 
+// A lone member's lone put runs raft's turn on the caller's thread (Member::Propose): no
+// hand-off to the raft thread and back. (A put that finds the raft thread in its tick turn
+// is answered there, so the test asks for most, not all.)
+TEST_F(MemberTest, ALonePutToALoneMemberIsAnsweredOnTheCallersThread) {
+  ASSERT_TRUE(Put("warm", "up").ok());  // the first turns make this member its group's leader
+  constexpr int kPuts = 20;
+  int here = 0;
+  for (int i = 0; i < kPuts; ++i) {
+    etcdserverpb::PutRequest req;
+    req.set_key("k" + std::to_string(i));
+    req.set_value("v");
+    etcdserverpb::PutResponse resp;
+    std::promise<std::pair<Status, std::thread::id>> answer;
+    member_->Put(req, &resp, [&answer](Status s) {
+      answer.set_value({std::move(s), std::this_thread::get_id()});
+    });
+    auto [status, thread] = answer.get_future().get();
+    ASSERT_TRUE(status.ok()) << status.ToString();
+    EXPECT_EQ(resp.header().revision(), 3 + i);
+    if (thread == std::this_thread::get_id()) ++here;
+  }
+  EXPECT_GE(here, kPuts / 2);
+  EXPECT_EQ(Get("k", "l").count(), kPuts);
+}
+
 TEST_F(MemberTest, RestartKeepsKeysAndRevisions) {
   ASSERT_TRUE(Put("x", "1").ok());
   ASSERT_TRUE(Put("x", "2").ok());
