@@ -130,7 +130,9 @@ struct Options {
 
 // Thread safety: AddUnary and Listen before Start, from one thread; Shutdown from any one
 // thread. Handlers run on a loop thread and must not block: they hand the call on and
-// return; Done may run on any thread, also inside the handler.
+// return; Done may run on any thread, also inside the handler. (One exception: a lone
+// member's lone write runs its raft turn, fsync included, inside the handler; see
+// Member::Propose.)
 class Server {
  public:
   explicit Server(Options options);
