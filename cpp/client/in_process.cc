@@ -280,12 +280,12 @@ class KeepAliveState : public Closeable, public std::enable_shared_from_this<Kee
 
   // One renewal; returns the TTL answered.
   Result<int64_t> Renew() {
-    std::shared_lock<std::shared_mutex> use;
-    CAIRN_RETURN_IF_ERROR(core_->Enter(&use));
     etcdserverpb::LeaseKeepAliveRequest req;
     req.set_id(id_);
     etcdserverpb::LeaseKeepAliveResponse resp;
-    CAIRN_RETURN_IF_ERROR(core_->member->LeaseKeepAlive(req, &resp));
+    CAIRN_RETURN_IF_ERROR(Call(*core_, CallOptions{}, &resp, [&](auto* r, server::Done d) {
+      core_->member->LeaseKeepAlive(req, r, std::move(d));
+    }));
     ttl_ = resp.ttl();
     return resp.ttl();
   }
@@ -460,15 +460,15 @@ class InProcessClient final : public Client {
                 [&](auto* r, server::Done d) { core_->member->LeaseRevoke(req, r, std::move(d)); });
   }
   Status LeaseTimeToLive(const etcdserverpb::LeaseTimeToLiveRequest& req,
-                         etcdserverpb::LeaseTimeToLiveResponse* resp, const CallOptions&) override {
-    std::shared_lock<std::shared_mutex> use;
-    CAIRN_RETURN_IF_ERROR(core_->Enter(&use));
-    return core_->member->LeaseTimeToLive(req, resp);
+                         etcdserverpb::LeaseTimeToLiveResponse* resp,
+                         const CallOptions& opts) override {
+    return Call(*core_, opts, resp, [&](auto* r, server::Done d) {
+      core_->member->LeaseTimeToLive(req, r, std::move(d));
+    });
   }
-  Status LeaseLeases(etcdserverpb::LeaseLeasesResponse* resp, const CallOptions&) override {
-    std::shared_lock<std::shared_mutex> use;
-    CAIRN_RETURN_IF_ERROR(core_->Enter(&use));
-    return core_->member->LeaseLeases(resp);
+  Status LeaseLeases(etcdserverpb::LeaseLeasesResponse* resp, const CallOptions& opts) override {
+    return Call(*core_, opts, resp,
+                [&](auto* r, server::Done d) { core_->member->LeaseLeases(r, std::move(d)); });
   }
   Result<std::unique_ptr<KeepAlive>> StartKeepAlive(int64_t id, KeepAliveCallback cb,
                                                     const CallOptions&) override {

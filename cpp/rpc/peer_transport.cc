@@ -510,12 +510,12 @@ namespace {
 // `invoke(stub, ctx, req, resp, callback)` starts the call.
 template <typename Req, typename Resp, typename Invoke>
 void ForwardCall(std::shared_ptr<peer::Peer::Stub> stub, uint64_t cluster_id, int timeout_ms,
-                 const Req& req, Resp* resp, server::Transport::Done done, Invoke invoke) {
+                 const Req& req, Resp* resp, server::Done done, Invoke invoke) {
   struct Call {
     std::shared_ptr<peer::Peer::Stub> stub;
     grpc::ClientContext ctx;
     Req req;
-    server::Transport::Done done;
+    server::Done done;
   };
   auto* call = new Call{std::move(stub), {}, req, std::move(done)};
   SetCluster(&call->ctx, cluster_id);
@@ -536,7 +536,8 @@ void ForwardCall(std::shared_ptr<peer::Peer::Stub> stub, uint64_t cluster_id, in
 }  // namespace
 
 void PeerTransport::LeaseTimeToLive(uint64_t to, const etcdserverpb::LeaseTimeToLiveRequest& req,
-                                    etcdserverpb::LeaseTimeToLiveResponse* resp, Done done) {
+                                    etcdserverpb::LeaseTimeToLiveResponse* resp,
+                                    server::Done done) {
   auto peer = FindPeer(to);
   if (!peer) return done(etcd::NoLeader());
   ForwardCall(peer->stub(), cluster_id_, options_.call_timeout_ms, req, resp, std::move(done),
@@ -547,7 +548,7 @@ void PeerTransport::LeaseTimeToLive(uint64_t to, const etcdserverpb::LeaseTimeTo
               });
 }
 
-void PeerTransport::LearnerReady(uint64_t to, uint64_t id, Done done) {
+void PeerTransport::LearnerReady(uint64_t to, uint64_t id, server::Done done) {
   auto peer = FindPeer(to);
   if (!peer) return done(etcd::NoLeader());
   etcdserverpb::MemberPromoteRequest req;
@@ -564,7 +565,8 @@ void PeerTransport::LearnerReady(uint64_t to, uint64_t id, Done done) {
       });
 }
 
-void PeerTransport::LeaseLeases(uint64_t to, etcdserverpb::LeaseLeasesResponse* resp, Done done) {
+void PeerTransport::LeaseLeases(uint64_t to, etcdserverpb::LeaseLeasesResponse* resp,
+                                server::Done done) {
   auto peer = FindPeer(to);
   if (!peer) return done(etcd::NoLeader());
   ForwardCall(peer->stub(), cluster_id_, options_.call_timeout_ms,
@@ -577,7 +579,7 @@ void PeerTransport::LeaseLeases(uint64_t to, etcdserverpb::LeaseLeasesResponse* 
 }
 
 void PeerTransport::LeaseKeepAlive(uint64_t to, const etcdserverpb::LeaseKeepAliveRequest& req,
-                                   etcdserverpb::LeaseKeepAliveResponse* resp, Done done) {
+                                   etcdserverpb::LeaseKeepAliveResponse* resp, server::Done done) {
   auto peer = FindPeer(to);
   if (!peer) return done(etcd::NoLeader());
   ForwardCall(peer->stub(), cluster_id_, options_.call_timeout_ms, req, resp, std::move(done),
@@ -712,7 +714,8 @@ void AddPeerUnary(h2::Server* server, server::PeerHandler* handler, std::string 
       "/cairn.peer.Peer/" + method,
       [handler, fn](const h2::CallInfo& info, const Req& req, Resp* resp, h2::Done done) {
         Status s = CheckCluster(info, handler->cluster_id());
-        done(s.ok() ? fn(req, resp) : s);
+        if (!s.ok()) return done(s);
+        fn(req, resp, std::move(done));
       });
 }
 
@@ -744,17 +747,20 @@ Result<std::unique_ptr<PeerServer>> PeerServer::Start(server::PeerHandler* handl
       });
   using namespace etcdserverpb;
   AddPeerUnary<LeaseTimeToLiveRequest, LeaseTimeToLiveResponse>(
-      server, handler, "LeaseTimeToLive",
-      [handler](const auto& req, auto* resp) { return handler->LeaseTimeToLive(req, resp); });
+      server, handler, "LeaseTimeToLive", [handler](const auto& req, auto* resp, h2::Done done) {
+        handler->LeaderLeaseTimeToLive(req, resp, std::move(done));
+      });
   AddPeerUnary<LeaseLeasesRequest, LeaseLeasesResponse>(
-      server, handler, "LeaseLeases",
-      [handler](const auto&, auto* resp) { return handler->LeaseLeases(resp); });
+      server, handler, "LeaseLeases", [handler](const auto&, auto* resp, h2::Done done) {
+        handler->LeaderLeaseLeases(resp, std::move(done));
+      });
   AddPeerUnary<LeaseKeepAliveRequest, LeaseKeepAliveResponse>(
-      server, handler, "LeaseKeepAlive",
-      [handler](const auto& req, auto* resp) { return handler->LeaseKeepAlive(req, resp); });
+      server, handler, "LeaseKeepAlive", [handler](const auto& req, auto* resp, h2::Done done) {
+        handler->LeaderLeaseKeepAlive(req, resp, std::move(done));
+      });
   AddPeerUnary<MemberPromoteRequest, MemberPromoteResponse>(
       server, handler, "LearnerReady",
-      [handler](const auto& req, auto*) { return handler->LearnerReady(req.id()); });
+      [handler](const auto& req, auto*, h2::Done done) { done(handler->LearnerReady(req.id())); });
   CAIRN_ASSIGN_OR_RETURN(ps->ports_, ListenOn(server, urls));
   CAIRN_RETURN_IF_ERROR(server->Start());
   return ps;

@@ -69,11 +69,12 @@ class PeerTransport final : public server::Transport {
   void Send(std::vector<raft::Message> messages) override;
   void SendSnapshot(raft::Message message, std::unique_ptr<server::SnapshotSource> body) override;
   void LeaseTimeToLive(uint64_t to, const etcdserverpb::LeaseTimeToLiveRequest& req,
-                       etcdserverpb::LeaseTimeToLiveResponse* resp, Done done) override;
-  void LeaseLeases(uint64_t to, etcdserverpb::LeaseLeasesResponse* resp, Done done) override;
+                       etcdserverpb::LeaseTimeToLiveResponse* resp, server::Done done) override;
+  void LeaseLeases(uint64_t to, etcdserverpb::LeaseLeasesResponse* resp,
+                   server::Done done) override;
   void LeaseKeepAlive(uint64_t to, const etcdserverpb::LeaseKeepAliveRequest& req,
-                      etcdserverpb::LeaseKeepAliveResponse* resp, Done done) override;
-  void LearnerReady(uint64_t to, uint64_t id, Done done) override;
+                      etcdserverpb::LeaseKeepAliveResponse* resp, server::Done done) override;
+  void LearnerReady(uint64_t to, uint64_t id, server::Done done) override;
   Result<server::RemoteCluster> FetchCluster(const std::vector<std::string>& peer_urls) override;
   std::optional<std::chrono::steady_clock::time_point> ActiveSince(uint64_t id) const override;
 

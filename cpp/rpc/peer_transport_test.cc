@@ -82,18 +82,20 @@ class FakeMember final : public server::PeerHandler, public server::TransportEve
     rc.members.emplace_back().set_id(7);
     return rc;
   }
-  Status LeaseTimeToLive(const etcdserverpb::LeaseTimeToLiveRequest& req,
-                         etcdserverpb::LeaseTimeToLiveResponse* resp) override {
+  void LeaderLeaseTimeToLive(const etcdserverpb::LeaseTimeToLiveRequest& req,
+                             etcdserverpb::LeaseTimeToLiveResponse* resp,
+                             server::Done done) override {
     resp->set_id(req.id());
     resp->set_ttl(42);
-    return Status::Ok();
+    // Answered later, from another thread, as a leader waiting for its applied index does.
+    std::thread([done = std::move(done)] { done(Status::Ok()); }).detach();
   }
-  Status LeaseLeases(etcdserverpb::LeaseLeasesResponse*) override {
-    return Status(Code::kFailedPrecondition, "etcdserver: not leader");
+  void LeaderLeaseLeases(etcdserverpb::LeaseLeasesResponse*, server::Done done) override {
+    done(Status(Code::kFailedPrecondition, "etcdserver: not leader"));
   }
-  Status LeaseKeepAlive(const etcdserverpb::LeaseKeepAliveRequest&,
-                        etcdserverpb::LeaseKeepAliveResponse*) override {
-    return Status::Ok();
+  void LeaderLeaseKeepAlive(const etcdserverpb::LeaseKeepAliveRequest&,
+                            etcdserverpb::LeaseKeepAliveResponse*, server::Done done) override {
+    done(Status::Ok());
   }
   Status LearnerReady(uint64_t) override { return Status::Ok(); }
 

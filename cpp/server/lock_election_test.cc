@@ -371,7 +371,7 @@ TEST_F(LockElectionTest, LockWithoutALeaseUsesANewSixtySecondLease) {
   etcdserverpb::LeaseTimeToLiveRequest ttl_req;
   ttl_req.set_id(lease);
   etcdserverpb::LeaseTimeToLiveResponse ttl;
-  ASSERT_TRUE(member_->LeaseTimeToLive(ttl_req, &ttl).ok());
+  ASSERT_TRUE(Call(&Member::LeaseTimeToLive, ttl_req, &ttl).ok());
   EXPECT_EQ(ttl.grantedttl(), kSessionTtlSeconds);
 }
 

@@ -788,19 +788,23 @@ void Member::LeaseRevoke(const etcdserverpb::LeaseRevokeRequest& req,
   });
 }
 
+// A lone member answers at once: every entry it applied it committed alone. A leader of
+// more waits until it applied what it committed (AfterCommittedApplied).
 void Member::LeaseTimeToLive(const etcdserverpb::LeaseTimeToLiveRequest& req,
                              etcdserverpb::LeaseTimeToLiveResponse* resp, Done done) {
   if (Status s = CheckNotLearner(); !s.ok()) return done(s);
+  if (!transport_) return done(AnswerLeaseTimeToLive(req, resp));
   const uint64_t lead = leader_.load();
-  if (!transport_ || lead == id_) return done(LeaseTimeToLive(req, resp));
+  if (lead == id_) return LeaderLeaseTimeToLive(req, resp, std::move(done));
   if (lead == 0) return done(etcd::NoLeader());
   transport_->LeaseTimeToLive(lead, req, resp, std::move(done));
 }
 
 void Member::LeaseLeases(etcdserverpb::LeaseLeasesResponse* resp, Done done) {
   if (Status s = CheckNotLearner(); !s.ok()) return done(s);
+  if (!transport_) return done(AnswerLeaseLeases(resp));
   const uint64_t lead = leader_.load();
-  if (!transport_ || lead == id_) return done(LeaseLeases(resp));
+  if (lead == id_) return LeaderLeaseLeases(resp, std::move(done));
   if (lead == 0) return done(etcd::NoLeader());
   transport_->LeaseLeases(lead, resp, std::move(done));
 }
@@ -808,14 +812,35 @@ void Member::LeaseLeases(etcdserverpb::LeaseLeasesResponse* resp, Done done) {
 void Member::LeaseKeepAlive(const etcdserverpb::LeaseKeepAliveRequest& req,
                             etcdserverpb::LeaseKeepAliveResponse* resp, Done done) {
   if (Status s = CheckNotLearner(); !s.ok()) return done(s);
+  if (!transport_) return done(AnswerLeaseKeepAlive(req, resp));
   const uint64_t lead = leader_.load();
-  if (!transport_ || lead == id_) return done(LeaseKeepAlive(req, resp));
+  if (lead == id_) return LeaderLeaseKeepAlive(req, resp, std::move(done));
   if (lead == 0) return done(etcd::NoLeader());
   transport_->LeaseKeepAlive(lead, req, resp, std::move(done));
 }
 
-Status Member::LeaseTimeToLive(const etcdserverpb::LeaseTimeToLiveRequest& req,
-                               etcdserverpb::LeaseTimeToLiveResponse* resp) {
+void Member::LeaderLeaseTimeToLive(const etcdserverpb::LeaseTimeToLiveRequest& req,
+                                   etcdserverpb::LeaseTimeToLiveResponse* resp, Done done) {
+  AfterCommittedApplied([this, req, resp, done = std::move(done)](Status s) {
+    done(s.ok() ? AnswerLeaseTimeToLive(req, resp) : s);
+  });
+}
+
+void Member::LeaderLeaseLeases(etcdserverpb::LeaseLeasesResponse* resp, Done done) {
+  AfterCommittedApplied([this, resp, done = std::move(done)](Status s) {
+    done(s.ok() ? AnswerLeaseLeases(resp) : s);
+  });
+}
+
+void Member::LeaderLeaseKeepAlive(const etcdserverpb::LeaseKeepAliveRequest& req,
+                                  etcdserverpb::LeaseKeepAliveResponse* resp, Done done) {
+  AfterCommittedApplied([this, req, resp, done = std::move(done)](Status s) {
+    done(s.ok() ? AnswerLeaseKeepAlive(req, resp) : s);
+  });
+}
+
+Status Member::AnswerLeaseTimeToLive(const etcdserverpb::LeaseTimeToLiveRequest& req,
+                                     etcdserverpb::LeaseTimeToLiveResponse* resp) {
   std::shared_lock lock(close_mu_);
   if (!lessor_) return etcd::Stopped();
   FillHeader(resp->mutable_header(), store_->current_revision());
@@ -832,7 +857,7 @@ Status Member::LeaseTimeToLive(const etcdserverpb::LeaseTimeToLiveRequest& req,
   return Status::Ok();
 }
 
-Status Member::LeaseLeases(etcdserverpb::LeaseLeasesResponse* resp) {
+Status Member::AnswerLeaseLeases(etcdserverpb::LeaseLeasesResponse* resp) {
   std::shared_lock lock(close_mu_);
   if (!lessor_) return etcd::Stopped();
   FillHeader(resp->mutable_header(), store_->current_revision());
@@ -840,8 +865,8 @@ Status Member::LeaseLeases(etcdserverpb::LeaseLeasesResponse* resp) {
   return Status::Ok();
 }
 
-Status Member::LeaseKeepAlive(const etcdserverpb::LeaseKeepAliveRequest& req,
-                              etcdserverpb::LeaseKeepAliveResponse* resp) {
+Status Member::AnswerLeaseKeepAlive(const etcdserverpb::LeaseKeepAliveRequest& req,
+                                    etcdserverpb::LeaseKeepAliveResponse* resp) {
   std::shared_lock lock(close_mu_);
   if (!lessor_) return etcd::Stopped();
   FillHeader(resp->mutable_header(), store_->current_revision());
@@ -1643,6 +1668,10 @@ void Member::HandleReady(raft::Ready rd) {
                  {"role", std::string(raft::StateRoleName(rd.soft_state->role))}});
     }
   }
+  // Before any message tells a follower of it: a leader answers lease calls once it
+  // applied its commit index (AfterCommittedApplied), which must be at least what a
+  // follower that answered the client had applied.
+  if (rd.hard_state) committed_ = rd.hard_state->commit;
   // A leader's appends may go out before its own write (see raft.h).
   SendMessages(std::move(rd.messages));
   if (!rd.snapshot.IsEmpty()) BeginInstall(rd.snapshot);
@@ -1667,10 +1696,7 @@ void Member::HandleReady(raft::Ready rd) {
       log::Error("cannot persist raft log; stopping", {{"error", s.ToString()}});
       std::abort();
     }
-    if (rd.hard_state) {
-      term_ = rd.hard_state->term;
-      committed_ = rd.hard_state->commit;
-    }
+    if (rd.hard_state) term_ = rd.hard_state->term;
   }
   SendMessages(std::move(rd.messages_after_persist));
   ApplyCommitted(std::move(unpersisted), /*may_apply_here=*/true);
@@ -1757,6 +1783,21 @@ void Member::OnReadIndex(uint64_t index, ReadBatch batch) {
     }
   }
   RunReads(std::move(batch.reads));
+}
+
+void Member::AfterCommittedApplied(std::function<void(Status)> fn) {
+  const uint64_t committed = committed_.load();
+  {
+    std::lock_guard lock(apply_mu_);
+    if (applied_.load() < committed) {
+      const Clock::time_point now = Clock::now();
+      ReadBatch batch{{}, now, now + request_timeout_};
+      batch.reads.push_back(std::move(fn));
+      reads_waiting_.emplace(committed, std::move(batch));
+      return;
+    }
+  }
+  fn(Status::Ok());
 }
 
 void Member::ReleaseReads() {

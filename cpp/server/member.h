@@ -40,9 +40,6 @@
 
 namespace cairn::server {
 
-// Runs once with the outcome of an asynchronous call; the response is filled before.
-using Done = std::function<void(Status)>;
-
 struct MemberInfo {
   uint64_t id = 0;
   std::string name;
@@ -100,21 +97,19 @@ class Member final : public TransportEvents, public PeerHandler {
                   etcdserverpb::LeaseGrantResponse* resp, Done done);
   void LeaseRevoke(const etcdserverpb::LeaseRevokeRequest& req,
                    etcdserverpb::LeaseRevokeResponse* resp, Done done);
-  // A follower forwards these three to the leader, as etcd does; the leader answers
-  // locally (the synchronous forms below).
+  // A follower forwards these three to the leader, as etcd does. A missing lease answers
+  // TTL -1 to TimeToLive and TTL 0 to a keepalive, as etcd's do.
   void LeaseTimeToLive(const etcdserverpb::LeaseTimeToLiveRequest& req,
                        etcdserverpb::LeaseTimeToLiveResponse* resp, Done done);
   void LeaseLeases(etcdserverpb::LeaseLeasesResponse* resp, Done done);
   void LeaseKeepAlive(const etcdserverpb::LeaseKeepAliveRequest& req,
                       etcdserverpb::LeaseKeepAliveResponse* resp, Done done);
-  // Answered by this member (the peer service calls these on the leader). A missing lease
-  // answers TTL -1, as etcd does.
-  Status LeaseTimeToLive(const etcdserverpb::LeaseTimeToLiveRequest& req,
-                         etcdserverpb::LeaseTimeToLiveResponse* resp) override;
-  Status LeaseLeases(etcdserverpb::LeaseLeasesResponse* resp) override;
-  // One keepalive: a missing (or just expired) lease answers TTL 0, as etcd does.
-  Status LeaseKeepAlive(const etcdserverpb::LeaseKeepAliveRequest& req,
-                        etcdserverpb::LeaseKeepAliveResponse* resp) override;
+  // The same, answered here as the leader (the peer service calls these for a follower).
+  void LeaderLeaseTimeToLive(const etcdserverpb::LeaseTimeToLiveRequest& req,
+                             etcdserverpb::LeaseTimeToLiveResponse* resp, Done done) override;
+  void LeaderLeaseLeases(etcdserverpb::LeaseLeasesResponse* resp, Done done) override;
+  void LeaderLeaseKeepAlive(const etcdserverpb::LeaseKeepAliveRequest& req,
+                            etcdserverpb::LeaseKeepAliveResponse* resp, Done done) override;
 
   // Watch: a stream per Watch RPC; `wake` runs when the stream has responses to pop (see
   // watch::WakeFn). Null once stopped. Every stream must be destroyed before Stop.
@@ -323,6 +318,16 @@ class Member final : public TransportEvents, public PeerHandler {
   void QueueReply(Completion done, Status status, ApplyResult result);
   void OnReadIndex(uint64_t index, ReadBatch batch);
   void ReleaseReads();
+  // Runs `fn` once everything the raft log has committed so far is applied here (at once
+  // when it is). A leader answers lease calls only then: a client may have been told of a
+  // grant by a follower that applied it before the leader did (etcd waits likewise).
+  void AfterCommittedApplied(std::function<void(Status)> fn);
+  // The lease calls answered from this member's lessor.
+  Status AnswerLeaseTimeToLive(const etcdserverpb::LeaseTimeToLiveRequest& req,
+                               etcdserverpb::LeaseTimeToLiveResponse* resp);
+  Status AnswerLeaseLeases(etcdserverpb::LeaseLeasesResponse* resp);
+  Status AnswerLeaseKeepAlive(const etcdserverpb::LeaseKeepAliveRequest& req,
+                              etcdserverpb::LeaseKeepAliveResponse* resp);
 
   // Reader and compactor threads.
   // Runs linearizable reads whose read index is applied, spread over the reader threads.
@@ -367,7 +372,7 @@ class Member final : public TransportEvents, public PeerHandler {
 
   std::atomic<uint64_t> leader_{0};
   std::atomic<uint64_t> term_{0};
-  std::atomic<uint64_t> committed_{0};  // the raft log's commit index, as last persisted
+  std::atomic<uint64_t> committed_{0};  // the raft log's commit index, as raft last told
   std::atomic<uint64_t> applied_{0};
   // The applied index the last checkpoint made durable: the raft log may go below it.
   std::atomic<uint64_t> durable_applied_{0};

@@ -354,7 +354,7 @@ TEST_F(MemberTest, LeaseRevokeDeletesItsKeysInOneRevision) {
   ttl_req.set_id(lease);
   ttl_req.set_keys(true);
   etcdserverpb::LeaseTimeToLiveResponse ttl;
-  ASSERT_TRUE(member_->LeaseTimeToLive(ttl_req, &ttl).ok());
+  ASSERT_TRUE(Call(&Member::LeaseTimeToLive, ttl_req, &ttl).ok());
   EXPECT_EQ(ttl.grantedttl(), 60);
   EXPECT_GT(ttl.ttl(), 0);
   EXPECT_EQ(ttl.keys_size(), 3);
@@ -368,7 +368,7 @@ TEST_F(MemberTest, LeaseRevokeDeletesItsKeysInOneRevision) {
   EXPECT_EQ(after.count(), 0);
   EXPECT_EQ(after.header().revision(), before + 1);
 
-  ASSERT_TRUE(member_->LeaseTimeToLive(ttl_req, &ttl).ok());
+  ASSERT_TRUE(Call(&Member::LeaseTimeToLive, ttl_req, &ttl).ok());
   EXPECT_EQ(ttl.ttl(), -1);  // etcd's answer for a lease that is gone
   EXPECT_EQ(Call(&Member::LeaseRevoke, revoke, &revoked),
             Status(Code::kNotFound, "etcdserver: requested lease not found"));
@@ -379,11 +379,11 @@ TEST_F(MemberTest, KeepAliveRenewsAndAnswersZeroForAMissingLease) {
   etcdserverpb::LeaseKeepAliveRequest req;
   req.set_id(lease);
   etcdserverpb::LeaseKeepAliveResponse resp;
-  ASSERT_TRUE(member_->LeaseKeepAlive(req, &resp).ok());
+  ASSERT_TRUE(Call(&Member::LeaseKeepAlive, req, &resp).ok());
   EXPECT_EQ(resp.id(), lease);
   EXPECT_EQ(resp.ttl(), 30);
   req.set_id(lease + 1);
-  ASSERT_TRUE(member_->LeaseKeepAlive(req, &resp).ok());
+  ASSERT_TRUE(Call(&Member::LeaseKeepAlive, req, &resp).ok());
   EXPECT_EQ(resp.ttl(), 0);
 }
 
@@ -417,7 +417,9 @@ TEST_F(MemberTest, ExpiredLeaseIsRevokedThroughRaftWithItsKeys) {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
   etcdserverpb::LeaseLeasesResponse leases;
-  ASSERT_TRUE(member_->LeaseLeases(&leases).ok());
+  std::promise<Status> listed;
+  member_->LeaseLeases(&leases, [&](Status s) { listed.set_value(std::move(s)); });
+  ASSERT_TRUE(listed.get_future().get().ok());
   EXPECT_EQ(leases.leases_size(), 0);
 }
 
@@ -434,7 +436,7 @@ TEST_F(MemberTest, RestartKeepsLeasesAndTheirKeys) {
   req.set_id(lease);
   req.set_keys(true);
   etcdserverpb::LeaseTimeToLiveResponse ttl;
-  ASSERT_TRUE(member_->LeaseTimeToLive(req, &ttl).ok());
+  ASSERT_TRUE(Call(&Member::LeaseTimeToLive, req, &ttl).ok());
   EXPECT_EQ(ttl.grantedttl(), 120);
   ASSERT_EQ(ttl.keys_size(), 1);
   EXPECT_EQ(ttl.keys(0), "kept");

@@ -20,6 +20,9 @@
 
 namespace cairn::server {
 
+// Runs once with the outcome of an asynchronous call; the response is filled before.
+using Done = std::function<void(Status)>;
+
 // What the transport tells the member about delivery. Calls come from the transport's own
 // threads and must not block.
 class TransportEvents {
@@ -67,12 +70,13 @@ class PeerHandler {
   virtual Result<std::unique_ptr<SnapshotSink>> ReceiveSnapshot(raft::Message message,
                                                                 uint64_t total_bytes) = 0;
   virtual RemoteCluster ClusterView() const = 0;
-  // Lease calls forwarded by a follower; answered only by the leader.
-  virtual Status LeaseTimeToLive(const etcdserverpb::LeaseTimeToLiveRequest& req,
-                                 etcdserverpb::LeaseTimeToLiveResponse* resp) = 0;
-  virtual Status LeaseLeases(etcdserverpb::LeaseLeasesResponse* resp) = 0;
-  virtual Status LeaseKeepAlive(const etcdserverpb::LeaseKeepAliveRequest& req,
-                                etcdserverpb::LeaseKeepAliveResponse* resp) = 0;
+  // Lease calls forwarded by a follower; answered only by the leader. `done` may run on any
+  // thread, after the call returned; `req` and `resp` live until it ran.
+  virtual void LeaderLeaseTimeToLive(const etcdserverpb::LeaseTimeToLiveRequest& req,
+                                     etcdserverpb::LeaseTimeToLiveResponse* resp, Done done) = 0;
+  virtual void LeaderLeaseLeases(etcdserverpb::LeaseLeasesResponse* resp, Done done) = 0;
+  virtual void LeaderLeaseKeepAlive(const etcdserverpb::LeaseKeepAliveRequest& req,
+                                    etcdserverpb::LeaseKeepAliveResponse* resp, Done done) = 0;
   // Whether learner `id` may be promoted; answered only by the leader.
   virtual Status LearnerReady(uint64_t id) = 0;
 };
@@ -102,7 +106,6 @@ class Transport {
 
   // Lease calls a follower forwards to the leader `to`; `done` runs on a transport thread
   // with the leader's answer (or the failure to reach it).
-  using Done = std::function<void(Status)>;
   virtual void LeaseTimeToLive(uint64_t to, const etcdserverpb::LeaseTimeToLiveRequest& req,
                                etcdserverpb::LeaseTimeToLiveResponse* resp, Done done) = 0;
   virtual void LeaseLeases(uint64_t to, etcdserverpb::LeaseLeasesResponse* resp, Done done) = 0;
