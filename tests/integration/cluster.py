@@ -12,11 +12,10 @@ import json
 import os
 import pathlib
 import signal
-import socket
 import subprocess
 import time
 
-from faultnet import FaultNet
+from faultnet import FaultNet, free_port
 
 REPO_ROOT = pathlib.Path(__file__).resolve().parents[2]
 ETCDCTL = "/usr/bin/etcdctl"
@@ -39,12 +38,6 @@ def binary(kind: str) -> str:
     if not os.access(path, os.X_OK):
         raise FileNotFoundError(f"{kind} not found at {path}")
     return path
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @dataclasses.dataclass

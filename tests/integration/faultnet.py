@@ -23,6 +23,32 @@ import threading
 
 BUF = 64 * 1024
 
+_handed_out: set[int] = set()
+_handed_out_mu = threading.Lock()
+
+
+def _bind_fresh(reuse_addr: bool = False) -> socket.socket:
+    """A socket bound to a 127.0.0.1 port that no one listens on and that this process has not
+    handed out before. The kernel may give a port that free_port() released to the next bind to
+    port 0, before the member it was meant for has bound it; so every port is handed out once."""
+    while True:
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        if reuse_addr:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+        with _handed_out_mu:
+            if port not in _handed_out:
+                _handed_out.add(port)
+                return sock
+        sock.close()
+
+
+def free_port() -> int:
+    """A port for a member to listen on (see _bind_fresh)."""
+    with _bind_fresh() as s:
+        return s.getsockname()[1]
+
 
 def _proc_net_tcp_inode(client_port: int, server_port: int) -> str | None:
     """The socket inode of the client end 127.0.0.1:client_port -> 127.0.0.1:server_port:
@@ -134,9 +160,7 @@ class FaultNet:
         """Starts a proxy for member `name` that forwards to 127.0.0.1:target_port; returns
         the port it listens on (what the member advertises). May be called more than once
         for a member (an alternative peer URL)."""
-        lsock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        lsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        lsock.bind(("127.0.0.1", 0))
+        lsock = _bind_fresh(reuse_addr=True)
         lsock.listen(64)
         port = lsock.getsockname()[1]
         with self._mu:
