@@ -571,7 +571,10 @@ void Member::Propose(cairn::internal::Request req, Completion done) {
       // were two of a lone put's hand-offs, each 40-110 us on this 2-core VM. The caller (a
       // loop thread of the gRPC server) is held for the fsync its reply waits for anyway;
       // while it runs, others' proposals queue for the raft thread, which takes them next.
-      if (raft_alone_ && !raft_busy_ && proposals_.size() == 1) {
+      // Only while puts come one at a time (the last turn took one): under many clients an
+      // inline turn would fsync one put while the next batch waits behind it, where the raft
+      // thread's turn takes them all for one fsync.
+      if (raft_alone_ && !raft_busy_ && proposals_.size() == 1 && last_turn_proposals_ <= 1) {
         RaftTurn(lock);
         if (raft_waiting_) raft_cv_.notify_one();
         return;
@@ -1146,6 +1149,7 @@ void Member::RaftTurn(std::unique_lock<std::mutex>& lock) {
   std::vector<std::pair<uint64_t, bool>> snapshot_reports;
   std::vector<std::function<void()>> tasks;
   proposals.swap(proposals_);
+  if (!proposals.empty()) last_turn_proposals_ = proposals.size();
   reads.swap(reads_);
   incoming.swap(incoming_);
   unreachable.swap(unreachable_);

@@ -389,6 +389,8 @@ class Member final : public TransportEvents, public PeerHandler {
   bool raft_waiting_ = false;
   // Guarded by raft_mu_, as the last turn left it: this member leads a raft group of one.
   bool raft_alone_ = false;
+  // Guarded by raft_mu_: how many proposals the last turn that took any took.
+  size_t last_turn_proposals_ = 0;
   std::chrono::steady_clock::time_point next_tick_;  // guarded by raft_mu_
   struct Transfer {
     uint64_t transferee = 0;
