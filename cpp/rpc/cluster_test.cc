@@ -333,7 +333,8 @@ TEST_F(ClusterTest, LeaseCallsOnAFollowerAreAnsweredByTheLeader) {
   // The follower may apply a grant (and answer it) before the leader does; the leader
   // answers a keepalive right after only once it applied the grant too. Some rounds give
   // that race its chances.
-  for (int round = 0; round < 20; ++round) {
+  constexpr int kRounds = 20;
+  for (int round = 0; round < kRounds; ++round) {
     ASSERT_TRUE(Call(members_[follower].get(), &Member::LeaseGrant, grant, &granted).ok());
     etcdserverpb::LeaseKeepAliveRequest ka;
     ka.set_id(granted.id());
@@ -341,7 +342,7 @@ TEST_F(ClusterTest, LeaseCallsOnAFollowerAreAnsweredByTheLeader) {
     Status s = Call(members_[follower].get(), &Member::LeaseKeepAlive, ka, &kar);
     ASSERT_TRUE(s.ok()) << s.ToString();
     ASSERT_EQ(kar.ttl(), 60) << "round " << round;
-    if (round + 1 < 20) {
+    if (round + 1 < kRounds) {
       etcdserverpb::LeaseRevokeRequest revoke;
       revoke.set_id(granted.id());
       etcdserverpb::LeaseRevokeResponse revoked;

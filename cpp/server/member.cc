@@ -1790,18 +1790,10 @@ void Member::OnReadIndex(uint64_t index, ReadBatch batch) {
 }
 
 void Member::AfterCommittedApplied(std::function<void(Status)> fn) {
-  const uint64_t committed = committed_.load();
-  {
-    std::lock_guard lock(apply_mu_);
-    if (applied_.load() < committed) {
-      const Clock::time_point now = Clock::now();
-      ReadBatch batch{{}, now, now + request_timeout_};
-      batch.reads.push_back(std::move(fn));
-      reads_waiting_.emplace(committed, std::move(batch));
-      return;
-    }
-  }
-  fn(Status::Ok());
+  const Clock::time_point now = Clock::now();
+  ReadBatch batch{{}, now, now + request_timeout_};
+  batch.reads.push_back(std::move(fn));
+  OnReadIndex(committed_.load(), std::move(batch));
 }
 
 void Member::ReleaseReads() {

@@ -318,9 +318,10 @@ class Member final : public TransportEvents, public PeerHandler {
   void QueueReply(Completion done, Status status, ApplyResult result);
   void OnReadIndex(uint64_t index, ReadBatch batch);
   void ReleaseReads();
-  // Runs `fn` once everything the raft log has committed so far is applied here (at once
-  // when it is). A leader answers lease calls only then: a client may have been told of a
-  // grant by a follower that applied it before the leader did (etcd waits likewise).
+  // Runs `fn` as a read at the raft log's commit index (OnReadIndex): once everything
+  // committed so far is applied here. A leader answers lease calls only then: a client may
+  // have been told of a grant by a follower that applied it before the leader did (etcd
+  // waits likewise).
   void AfterCommittedApplied(std::function<void(Status)> fn);
   // The lease calls answered from this member's lessor.
   Status AnswerLeaseTimeToLive(const etcdserverpb::LeaseTimeToLiveRequest& req,
